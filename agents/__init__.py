@@ -1,0 +1,1 @@
+"""arenax.agents: learners and hand-written policies."""

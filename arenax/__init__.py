@@ -1,0 +1,3 @@
+"""arenax: JAX-accelerated simulation and RL toolkit."""
+
+__version__ = "0.1.0"

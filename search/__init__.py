@@ -1,0 +1,1 @@
+"""arenax.search: foundation-model self-play (programs, sandbox, FM clients, archives, loops)."""
