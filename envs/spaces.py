@@ -75,7 +75,8 @@ class Dict:
 
     def sample(self, key: jax.Array) -> dict[str, jax.Array]:
         keys = jax.random.split(key, max(len(self.spaces), 1))
-        return {name: space.sample(k) for (name, space), k in zip(self.spaces.items(), keys)}
+        items = zip(self.spaces.items(), keys, strict=False)
+        return {name: space.sample(k) for (name, space), k in items}
 
     def contains(self, x: Mapping[str, jax.Array]) -> jax.Array:
         if set(x) != set(self.spaces):

@@ -67,7 +67,14 @@ class CarTagState:
     done: jax.Array
 
 
-_POSITIVE = ("pursuer_speed", "evader_speed", "min_turn_radius", "capture_radius", "dt", "arena_half_size")
+_POSITIVE = (
+    "pursuer_speed",
+    "evader_speed",
+    "min_turn_radius",
+    "capture_radius",
+    "dt",
+    "arena_half_size",
+)
 
 
 def validate_params(params: CarTagParams) -> CarTagParams:
@@ -76,7 +83,7 @@ def validate_params(params: CarTagParams) -> CarTagParams:
         value = float(getattr(params, name))
         if not value > 0.0:
             raise ValueError(f"car_tag: {name} must be > 0, got {value}")
-    horizon = getattr(params, "horizon")
+    horizon = params.horizon
     if int(horizon) != float(horizon) or int(horizon) < 1:
         raise ValueError(f"car_tag: horizon must be a whole number of steps >= 1, got {horizon}")
     lo, hi = float(params.min_start_distance), float(params.max_start_distance)

@@ -1,0 +1,5 @@
+"""`python -m arenax` runs the command line."""
+
+from arenax.cli import main
+
+main()

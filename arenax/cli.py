@@ -1,0 +1,53 @@
+"""The `arenax` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from arenax.cli_cartag import cartag_app
+from arenax.errors import friendly_errors
+from arenax.overrides import parse_overrides
+
+app = typer.Typer(
+    help="arenax: JAX-accelerated simulation and RL toolkit (Car Tag, IGDrivSim, FM self-play).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(cartag_app, name="cartag")
+
+
+@app.command()
+@friendly_errors
+def demo(
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes per match.")] = 256,
+    seed: Annotated[int, typer.Option(help="PRNG seed; same seed, same results.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default: runs/<timestamp>).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Car Tag parameter override KEY=VALUE, repeatable "
+            "(e.g. --set horizon=50 for a quick run); see `arenax cartag info`.",
+        ),
+    ] = None,
+) -> None:
+    """The main job: tournament of every human-designed Car Tag strategy, with a table,
+    score matrix (JSON/CSV), heatmap PNG and a GIF of the most interesting match."""
+    from arenax.demo import run_demo
+
+    run_demo(out=out, episodes=episodes, seed=seed, overrides=parse_overrides(set_))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the `arenax` script."""
+    return app(args=argv if argv is not None else sys.argv[1:], prog_name="arenax")
+
+
+__all__ = ["app", "main"]

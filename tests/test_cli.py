@@ -1,0 +1,92 @@
+"""The command line: the demo on a tiny budget, subcommands, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from arenax.cli import app
+
+runner = CliRunner()
+TINY = ["--set", "horizon=20"]
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_demo_tiny_budget_writes_outputs(tmp_path):
+    out = tmp_path / "demo"
+    result = invoke("demo", "--episodes", "2", "--out", str(out), *TINY)
+    assert result.exit_code == 0, result.output
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["episodes"] == 2
+    assert len(scores["pursuer_mean"]) == len(scores["rows"]) >= 4
+    assert len(scores["pursuer_mean"][0]) == len(scores["cols"]) >= 4
+    for name in ["scores.csv", "scores.png", "config.json"]:
+        assert (out / name).stat().st_size > 0
+    assert len(list(out.glob("*.gif"))) == 1
+    assert "most interesting match" in result.output
+
+
+def test_tournament_subset(tmp_path):
+    result = invoke(
+        "cartag", "tournament", "--pursuers", "pure_pursuit", "--evaders", "straight_flee",
+        "--episodes", "3", "--out", str(tmp_path), *TINY,
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "scores.json").read_text())
+    assert data["rows"] == ["pure_pursuit"] and data["cols"] == ["straight_flee"]
+
+
+def test_render_png_only(tmp_path):
+    result = invoke("cartag", "render", "--no-gif", "--out", str(tmp_path), *TINY)
+    assert result.exit_code == 0, result.output
+    assert [p.suffix for p in tmp_path.iterdir()] == [".png"]
+
+
+def test_info_lists_params_and_strategies():
+    result = invoke("cartag", "info")
+    assert result.exit_code == 0
+    for text in ["capture_radius", "m/s", "opp_pos", "pure_pursuit", "straight_flee"]:
+        assert text in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cartag", "tournament", "--pursuers", "nope"], "unknown pursuer strategy 'nope'"),
+        (["cartag", "render", "--evader", "ghost"], "unknown evader strategy 'ghost'"),
+        (["cartag", "info", "--set", "evader_speed=-0.5"], "evader_speed must be > 0"),
+        (["cartag", "info", "--set", "horizon=0"], "horizon must be a whole number"),
+        (["cartag", "info", "--set", "warp=9"], "unknown parameter(s) warp"),
+        (["cartag", "info", "--set", "horizon"], "expected KEY=VALUE"),
+        (["cartag", "info", "--set", "dt=fast"], "'fast' is not a number"),
+    ],
+)
+def test_bad_input_is_one_line_error(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_entry_point_error_has_no_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "arenax", "cartag", "tournament", "--pursuers", "nope"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert lines == [lines[0]] and "unknown pursuer strategy 'nope'" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_negative_episodes_rejected_by_option_bounds():
+    result = runner.invoke(app, ["demo", "--episodes", "0"])
+    assert result.exit_code == 2
+    assert "episodes" in result.output
