@@ -13,6 +13,9 @@ from arenax.envs.environment import Actions, Environment, Info, Obs, Rewards
 class AutoReset(Environment):
     """Resets finished episodes inside `step`, for endless vectorised rollouts.
 
+    Works for multi-agent environments and for single-agent views alike (any
+    `reset(key, params)` / `step(key, state, action, params)` pair).
+
     On the step that ends an episode, `done` is True and the returned `obs` and
     state are those of a fresh episode; the finished episode's final
     observation is kept in `info["terminal_obs"]`.
@@ -21,7 +24,13 @@ class AutoReset(Environment):
     def __init__(self, env: Environment):
         self.env = env
         self.name = env.name
-        self.agents = env.agents
+        self.agents = getattr(env, "agents", ())
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (observation_size, role, ...) comes from the wrapped env.
+        if name == "env":
+            raise AttributeError(name)
+        return getattr(self.env, name)
 
     @property
     def default_params(self) -> Any:

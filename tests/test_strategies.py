@@ -54,7 +54,7 @@ def batched_acts():
             memory = jax.vmap(policy.init)(keys[:BATCH])
             action, _ = jax.vmap(policy.act)(obs, memory, keys[1:])
             return action
-        compiled[policy.name] = jax.jit(run)
+        compiled[policy.role, policy.name] = jax.jit(run)
     return compiled
 
 
@@ -71,13 +71,15 @@ def check_action(policy, action: np.ndarray, obs: CarTagObs) -> None:
         )
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**31 - 1), corner_cases=st.booleans())
 def test_actions_finite_and_in_bounds(batched_acts, seed, corner_cases):
     key = jax.random.PRNGKey(seed)
     obs = random_observations(key, corner_cases)
     for policy in ALL:
-        action = np.asarray(batched_acts[policy.name](obs, key))
+        action = np.asarray(batched_acts[policy.role, policy.name](obs, key))
         check_action(policy, action, obs)
 
 
@@ -88,7 +90,7 @@ def test_at_least_four_per_role_with_descriptions():
         assert policy.source and "def act(" in policy.source
 
 
-@pytest.mark.parametrize("policy", ALL, ids=lambda p: p.name)
+@pytest.mark.parametrize("policy", ALL, ids=lambda p: f"{p.role}-{p.name}")
 def test_source_is_a_self_contained_program(policy):
     """Only the program allow-list is imported and no dunder names are touched, so the
     strategy can seed FMSP archives as an untrusted program."""

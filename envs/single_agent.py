@@ -1,0 +1,115 @@
+"""Single-agent views: one role of a multi-agent game against a fixed opponent policy.
+
+Learners see a gymnax-style single-agent environment whose observation is a
+flat float32 vector::
+
+    obs, state = view.reset(key, params)                       # obs (D,)
+    obs, state, reward, done, info = view.step(key, state, action, params)
+
+The opponent is any policy in the shared protocol (hand-written, trained or
+generated); its memory lives in the view's state, so the view stays pure and
+`jit`/`vmap`/`scan` compose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from arenax.envs.environment import Environment
+from arenax.policy import Policy
+
+
+@struct.dataclass
+class SingleAgentState:
+    """Attributes:
+    env_state: the wrapped game's state.
+    opponent_obs: the opponent's current observation.
+    opponent_memory: the opponent policy's memory pytree.
+    """
+
+    env_state: Any
+    opponent_obs: Any
+    opponent_memory: Any
+
+
+def flatten_observation(obs: Any) -> jax.Array:
+    """Flat float32 view of an observation: `obs.to_array()` when it has one, else
+    the concatenation of its raveled leaves."""
+    if hasattr(obs, "to_array"):
+        return obs.to_array()
+    leaves = jax.tree_util.tree_leaves(obs)
+    return jnp.concatenate([jnp.ravel(x).astype(jnp.float32) for x in leaves])
+
+
+class SingleAgentView:
+    """Play `role` of `env` against `opponent`.
+
+    Args:
+        env: a two-player arenax environment.
+        role: the learner's agent name (e.g. "pursuer").
+        opponent: the fixed policy controlling the other agent.
+    """
+
+    def __init__(self, env: Environment, role: str, opponent: Policy):
+        if role not in env.agents:
+            raise ValueError(f"unknown role {role!r}; {env.name} has {', '.join(env.agents)}")
+        others = [a for a in env.agents if a != role]
+        if len(others) != 1:
+            raise ValueError(f"SingleAgentView needs a two-player game, {env.name} has {env.agents}")
+        self.env = env
+        self.role = role
+        self.agents = (role,)
+        self.opponent_role = others[0]
+        self.opponent = opponent
+        self.name = f"{env.name}:{role}"
+
+    @property
+    def default_params(self) -> Any:
+        return self.env.default_params
+
+    def action_space(self, params: Any) -> Any:
+        return self.env.action_space(params)[self.role]
+
+    def observation_size(self, params: Any) -> int:
+        obs, _ = jax.eval_shape(self.reset, jax.random.PRNGKey(0), params)
+        return int(obs.shape[-1])
+
+    def reset(self, key: jax.Array, params: Any) -> tuple[jax.Array, SingleAgentState]:
+        k_env, k_mem = jax.random.split(key)
+        obs, env_state = self.env.reset(k_env, params)
+        state = SingleAgentState(
+            env_state=env_state,
+            opponent_obs=obs[self.opponent_role],
+            opponent_memory=self.opponent.init(k_mem),
+        )
+        return flatten_observation(obs[self.role]), state
+
+    def step(
+        self, key: jax.Array, state: SingleAgentState, action: jax.Array, params: Any
+    ) -> tuple[jax.Array, SingleAgentState, jax.Array, jax.Array, dict[str, Any]]:
+        k_opp, k_env = jax.random.split(key)
+        spaces = self.env.action_space(params)
+        opp_action, opp_memory = self.opponent.act(
+            state.opponent_obs, state.opponent_memory, k_opp
+        )
+        actions = {
+            self.role: jnp.reshape(action, spaces[self.role].shape).astype(jnp.float32),
+            self.opponent_role: jnp.reshape(opp_action, spaces[self.opponent_role].shape).astype(
+                jnp.float32
+            ),
+        }
+        obs, env_state, rewards, done, info = self.env.step(k_env, state.env_state, actions, params)
+        next_state = SingleAgentState(
+            env_state=env_state, opponent_obs=obs[self.opponent_role], opponent_memory=opp_memory
+        )
+        return flatten_observation(obs[self.role]), next_state, rewards[self.role], done, info
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.role))
