@@ -62,7 +62,7 @@ def play_episode(
         obs, state, memories, returns = carry
         keys = jax.random.split(step_key, len(agents) + 1)
         actions, next_memories = {}, {}
-        for agent, agent_key in zip(agents, keys[:-1]):
+        for agent, agent_key in zip(agents, keys[:-1], strict=True):
             action, next_memories[agent] = acts[agent](obs[agent], memories[agent], agent_key)
             actions[agent] = conform_action(action, action_space[agent])
         obs, next_state, rewards, _, _ = env.step(keys[-1], state, actions, params)
@@ -83,7 +83,7 @@ def play_episode(
 def init_memories(policies: Mapping[str, Policy], key: jax.Array) -> dict[str, Any]:
     """Each policy's `init` with its own key."""
     keys = jax.random.split(key, len(policies))
-    return {agent: p.init(k) for (agent, p), k in zip(policies.items(), keys)}
+    return {agent: p.init(k) for (agent, p), k in zip(policies.items(), keys, strict=True)}
 
 
 @lru_cache(maxsize=256)

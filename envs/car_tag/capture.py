@@ -12,6 +12,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from arenax.envs.car_tag.dynamics import dot2
+
 
 def first_contact_fraction(
     rel_start: jax.Array, rel_end: jax.Array, radius: jax.Array | float
@@ -28,9 +30,9 @@ def first_contact_fraction(
         contact along the step (1.0 when there is no contact).
     """
     delta = rel_end - rel_start
-    a = jnp.dot(delta, delta)
-    b = jnp.dot(rel_start, delta)
-    c = jnp.dot(rel_start, rel_start) - radius * radius
+    a = dot2(delta, delta)
+    b = dot2(rel_start, delta)
+    c = dot2(rel_start, rel_start) - radius * radius
     disc = b * b - a * c
     safe_a = jnp.where(a > 1e-12, a, 1.0)
     root = (-b - jnp.sqrt(jnp.maximum(disc, 0.0))) / safe_a

@@ -18,7 +18,14 @@ import jax.numpy as jnp
 
 from arenax.envs import spaces
 from arenax.envs.car_tag.capture import first_contact_fraction
-from arenax.envs.car_tag.dynamics import evader_step, pursuer_step, wrap_angle
+from arenax.envs.car_tag.dynamics import (
+    clamp_to_arena,
+    dot2,
+    evader_step,
+    pursuer_step,
+    vector_heading,
+    wrap_angle,
+)
 from arenax.envs.car_tag.observation import CarTagObs, observe
 from arenax.envs.car_tag.params import CarTagParams, CarTagState
 from arenax.envs.environment import Actions, Environment, Info, Obs, Rewards
@@ -29,7 +36,7 @@ _START_CANDIDATES = 8
 
 
 class CarTag(Environment[CarTagState, CarTagParams]):
-    """Two agents, "pursuer" and "evader".
+    """A constant-speed car (the pursuer) chases a slower holonomic evader in a walled arena.
 
     Actions:
         pursuer: (1,) steering in [-1, 1]; turn rate = steering * speed / min_turn_radius.
@@ -46,8 +53,10 @@ class CarTag(Environment[CarTagState, CarTagParams]):
     def reset(self, key: jax.Array, params: CarTagParams) -> tuple[Obs, CarTagState]:
         """Pursuer uniform in the arena with a uniform heading; the evader uniform
         in the arena at a distance in [min_start_distance, max_start_distance]
-        from it (the first of a few uniform draws that qualifies; else the draw
-        closest to the band)."""
+        from it: the first of a few uniform draws that qualifies; if none does, a
+        point at a uniform distance in the band on the line to the farthest
+        corner (always inside the arena), or that corner when the band lies
+        beyond it."""
         k_pos, k_head, k_ev, k_ev_head = jax.random.split(key, 4)
         half = jnp.asarray(params.arena_half_size, jnp.float32)
         pursuer_pos = jax.random.uniform(k_pos, (2,), jnp.float32, -half, half)
@@ -57,7 +66,14 @@ class CarTag(Environment[CarTagState, CarTagParams]):
         miss = jnp.maximum(params.min_start_distance - dist, 0.0) + jnp.maximum(
             dist - params.max_start_distance, 0.0
         )
-        evader_pos = candidates[jnp.argmin(miss)]
+        # Fallback: the band always fits along the line to the farthest corner if it fits at all.
+        corner = jnp.where(pursuer_pos >= 0.0, -half, half)
+        corner_dist = jnp.linalg.norm(corner - pursuer_pos)
+        lo = jnp.minimum(params.min_start_distance, corner_dist)
+        hi = jnp.minimum(params.max_start_distance, corner_dist)
+        d = lo + jax.random.uniform(jax.random.fold_in(k_ev, 1), (), jnp.float32) * (hi - lo)
+        fallback = clamp_to_arena(pursuer_pos + d / corner_dist * (corner - pursuer_pos), half)
+        evader_pos = jnp.where(jnp.min(miss) > 0.0, fallback, candidates[jnp.argmin(miss)])
         state = CarTagState(
             pursuer_pos=pursuer_pos,
             pursuer_heading=heading,
@@ -95,8 +111,8 @@ class CarTag(Environment[CarTagState, CarTagParams]):
             hit, fraction = first_contact_fraction(
                 state.evader_pos - state.pursuer_pos, e_pos - p_pos, params.capture_radius
             )
-        moving = jnp.dot(e_vel, e_vel) > 1e-12
-        e_head = jnp.where(moving, jnp.arctan2(e_vel[1], e_vel[0]), state.evader_heading)
+        moving = dot2(e_vel, e_vel) > 1e-12
+        e_head = jnp.where(moving, vector_heading(e_vel), state.evader_heading)
 
         active = ~state.done
         horizon = jnp.asarray(params.horizon, jnp.float32)

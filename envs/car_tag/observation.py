@@ -26,8 +26,12 @@ class CarTagObs:
         opp_heading: () opponent heading.
         opp_vel: (2,) opponent velocity.
         time_left: () seconds until the horizon.
-        pursuer_speed, evader_speed, min_turn_radius, capture_radius,
-        arena_half_size, dt: () the game's constants (see `CarTagParams`).
+        pursuer_speed: () the pursuer's constant speed, m/s.
+        evader_speed: () the evader's maximum speed, m/s.
+        min_turn_radius: () the pursuer's tightest turning radius, m.
+        capture_radius: () capture distance, m.
+        arena_half_size: () walls at +-arena_half_size on both axes, m.
+        dt: () time step, s.
     """
 
     own_pos: jax.Array
