@@ -16,6 +16,10 @@ class CarTagParams:
         evader_speed: maximum speed of the holonomic evader, m/s.
         min_turn_radius: the pursuer's tightest turning radius at full lock, m.
         capture_radius: capture happens when the two centres come this close, m.
+            0.2 by default: a car driving straight at the evader misses a
+            perfectly timed sidestep by about 0.235 m, so above that the
+            evader has no escape and every hand-written pursuer catches
+            every evader; at 0.2 the strategies' ranking spreads out.
         dt: simulation time step, s.
         arena_half_size: the arena is the square [-L, L]^2 with L this, m;
             positions are clamped at the walls.
@@ -27,7 +31,7 @@ class CarTagParams:
     pursuer_speed: jax.Array | float = 1.0
     evader_speed: jax.Array | float = 0.5
     min_turn_radius: jax.Array | float = 1.0
-    capture_radius: jax.Array | float = 0.5
+    capture_radius: jax.Array | float = 0.2
     dt: jax.Array | float = 0.1
     arena_half_size: jax.Array | float = 5.0
     horizon: jax.Array | int = 300

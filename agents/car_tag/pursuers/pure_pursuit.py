@@ -8,11 +8,14 @@ sidesteps at close range sends it around its turning circle.
 
 import jax.numpy as jnp
 
+from arenax.envs.car_tag import dynamics
+
 
 def act(obs, memory, key):
     rel = obs.opp_pos - obs.own_pos
-    bearing = jnp.arctan2(rel[1], rel[0]) - obs.own_heading
-    bearing = (bearing + jnp.pi) % (2.0 * jnp.pi) - jnp.pi
+    nose = dynamics.heading_vector(obs.own_heading)
+    # Bearing of the evader off the nose, from its position in the car's frame.
+    bearing = jnp.arctan2(-rel[0] * nose[1] + rel[1] * nose[0], rel[0] * nose[0] + rel[1] * nose[1])
     # Proportional steering that saturates beyond ~0.2 rad off the nose.
     steering = jnp.clip(5.0 * bearing, -1.0, 1.0)
     return jnp.array([steering]), memory
