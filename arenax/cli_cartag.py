@@ -74,8 +74,12 @@ def tournament_command(
     paths = write_matrix(result, run_dir)
     paths.append(
         plot_score_matrix(
-            result.mean, result.ci95, result.row_names, result.col_names,
-            run_dir / "scores.png", title="Car Tag: pursuer score",
+            result.mean,
+            result.ci95,
+            result.row_names,
+            result.col_names,
+            run_dir / "scores.png",
+            title="Car Tag: pursuer score",
         )
     )
     for path in paths:

@@ -43,8 +43,13 @@ def run_demo(
     run_dir = new_run_dir(out)
     pursuers, evaders = list(PURSUERS.values()), list(EVADERS.values())
     key_tournament, key_render = jax.random.split(jax.random.PRNGKey(seed))
-    config = {"job": "demo", "env": "car_tag", "episodes": episodes, "seed": seed,
-              "params": {k: float(v) for k, v in vars(params).items()}}
+    config = {
+        "job": "demo",
+        "env": "car_tag",
+        "episodes": episodes,
+        "seed": seed,
+        "params": {k: float(v) for k, v in vars(params).items()},
+    }
     write_json(run_dir / "config.json", config)
 
     console.print(
@@ -63,7 +68,12 @@ def run_demo(
     ) as progress:
         task = progress.add_task("tournament", total=len(pursuers))
         result = tournament(
-            env, params, pursuers, evaders, key_tournament, episodes,
+            env,
+            params,
+            pursuers,
+            evaders,
+            key_tournament,
+            episodes,
             progress=lambda done, total: progress.update(task, completed=done),
         )
     elapsed = time.perf_counter() - start
@@ -73,8 +83,12 @@ def run_demo(
     paths = write_matrix(result, run_dir)
     paths.append(
         plot_score_matrix(
-            result.mean, result.ci95, result.row_names, result.col_names,
-            run_dir / "scores.png", title="Car Tag: pursuer score (1 - evader survival)",
+            result.mean,
+            result.ci95,
+            result.row_names,
+            result.col_names,
+            run_dir / "scores.png",
+            title="Car Tag: pursuer score (1 - evader survival)",
         )
     )
     best_row, best_col = strongest(result)

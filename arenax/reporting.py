@@ -50,15 +50,27 @@ def write_matrix(result: TournamentResult, out_dir: Path, stem: str = "scores") 
     with csv_path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(
-            [result.row_role, result.col_role, f"{result.row_role}_score", "ci95",
-             f"{result.col_role}_score", "episodes"]
+            [
+                result.row_role,
+                result.col_role,
+                f"{result.row_role}_score",
+                "ci95",
+                f"{result.col_role}_score",
+                "episodes",
+            ]
         )
         mean, ci = result.mean, result.ci95
         for i, row in enumerate(result.row_names):
             for j, col in enumerate(result.col_names):
                 writer.writerow(
-                    [row, col, f"{mean[i, j]:.4f}", f"{ci[i, j]:.4f}",
-                     f"{result.col_mean[i, j]:.4f}", result.returns.shape[-1]]
+                    [
+                        row,
+                        col,
+                        f"{mean[i, j]:.4f}",
+                        f"{ci[i, j]:.4f}",
+                        f"{result.col_mean[i, j]:.4f}",
+                        result.returns.shape[-1],
+                    ]
                 )
     return [json_path, csv_path]
 

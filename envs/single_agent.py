@@ -59,7 +59,9 @@ class SingleAgentView:
             raise ValueError(f"unknown role {role!r}; {env.name} has {', '.join(env.agents)}")
         others = [a for a in env.agents if a != role]
         if len(others) != 1:
-            raise ValueError(f"SingleAgentView needs a two-player game, {env.name} has {env.agents}")
+            raise ValueError(
+                f"SingleAgentView needs a two-player game, {env.name} has {env.agents}"
+            )
         self.env = env
         self.role = role
         self.agents = (role,)
@@ -93,9 +95,7 @@ class SingleAgentView:
     ) -> tuple[jax.Array, SingleAgentState, jax.Array, jax.Array, dict[str, Any]]:
         k_opp, k_env = jax.random.split(key)
         spaces = self.env.action_space(params)
-        opp_action, opp_memory = self.opponent.act(
-            state.opponent_obs, state.opponent_memory, k_opp
-        )
+        opp_action, opp_memory = self.opponent.act(state.opponent_obs, state.opponent_memory, k_opp)
         actions = {
             self.role: jnp.reshape(action, spaces[self.role].shape).astype(jnp.float32),
             self.opponent_role: jnp.reshape(opp_action, spaces[self.opponent_role].shape).astype(

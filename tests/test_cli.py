@@ -35,8 +35,17 @@ def test_demo_tiny_budget_writes_outputs(tmp_path):
 
 def test_tournament_subset(tmp_path):
     result = invoke(
-        "cartag", "tournament", "--pursuers", "pure_pursuit", "--evaders", "straight_flee",
-        "--episodes", "3", "--out", str(tmp_path), *TINY,
+        "cartag",
+        "tournament",
+        "--pursuers",
+        "pure_pursuit",
+        "--evaders",
+        "straight_flee",
+        "--episodes",
+        "3",
+        "--out",
+        str(tmp_path),
+        *TINY,
     )
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "scores.json").read_text())
@@ -78,7 +87,9 @@ def test_bad_input_is_one_line_error(args, message):
 def test_entry_point_error_has_no_traceback():
     proc = subprocess.run(
         [sys.executable, "-m", "arenax", "cartag", "tournament", "--pursuers", "nope"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]

@@ -39,8 +39,13 @@ def random_observations(key: jax.Array, corner_cases: bool) -> CarTagObs:
     fields.update(constants)
     if corner_cases:
         corner = jnp.full((BATCH, 2), 5.0)
-        fields.update(own_pos=corner, opp_pos=corner, own_vel=jnp.zeros((BATCH, 2)),
-                      opp_vel=jnp.zeros((BATCH, 2)), time_left=jnp.zeros(BATCH))
+        fields.update(
+            own_pos=corner,
+            opp_pos=corner,
+            own_vel=jnp.zeros((BATCH, 2)),
+            opp_vel=jnp.zeros((BATCH, 2)),
+            time_left=jnp.zeros(BATCH),
+        )
     return CarTagObs(**fields)
 
 
@@ -49,11 +54,13 @@ def batched_acts():
     """One compiled, vmapped `act` per strategy (compiled once for all examples)."""
     compiled = {}
     for policy in ALL:
+
         def run(obs, key, policy=policy):
             keys = jax.random.split(key, BATCH + 1)
             memory = jax.vmap(policy.init)(keys[:BATCH])
             action, _ = jax.vmap(policy.act)(obs, memory, keys[1:])
             return action
+
         compiled[policy.role, policy.name] = jax.jit(run)
     return compiled
 

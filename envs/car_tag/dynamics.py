@@ -93,7 +93,9 @@ def clamp_to_arena(pos: jax.Array, arena_half_size: jax.Array | float) -> jax.Ar
     return jnp.clip(pos, -arena_half_size, arena_half_size)
 
 
-def pursuer_turn_rate(steering: jax.Array, speed: jax.Array, min_turn_radius: jax.Array) -> jax.Array:
+def pursuer_turn_rate(
+    steering: jax.Array, speed: jax.Array, min_turn_radius: jax.Array
+) -> jax.Array:
     """Turn rate (rad/s) of the car for steering in [-1, 1] (clipped): steering * v / R."""
     return jnp.clip(steering, -1.0, 1.0) * speed / min_turn_radius
 

@@ -61,7 +61,9 @@ class CarTagObs:
         vscale = self.pursuer_speed[..., None]
         rel = self.opp_pos - self.own_pos
         c, s = jnp.cos(self.own_heading), jnp.sin(self.own_heading)
-        rel_local = jnp.stack([c * rel[..., 0] + s * rel[..., 1], -s * rel[..., 0] + c * rel[..., 1]], -1)
+        rel_local = jnp.stack(
+            [c * rel[..., 0] + s * rel[..., 1], -s * rel[..., 0] + c * rel[..., 1]], -1
+        )
         parts = [
             self.own_pos / scale,
             heading_vector(self.own_heading),

@@ -1,4 +1,5 @@
-"""Random jink: flee from the pursuer (with wall awareness) but keep veering by a random angle that changes at random moments, so the car cannot predict the evader's path.
+"""Random jink: flee from the pursuer (with wall awareness) but keep veering by a random angle that
+changes at random moments, so the car cannot predict the evader's path.
 
 Memory holds the current veer angle and the time until the next change.
 Every 0.4-1.5 s a new veer of 40-100 degrees to a random side is drawn; the
@@ -24,7 +25,9 @@ def act(obs, memory, key):
     margin = jnp.minimum(2.0, 0.4 * half)
     gap_low = jnp.maximum(obs.own_pos + half, 1e-2)
     gap_high = jnp.maximum(half - obs.own_pos, 1e-2)
-    push = jnp.clip((margin / gap_low) ** 2 - 1.0, 0.0, 25.0) - jnp.clip((margin / gap_high) ** 2 - 1.0, 0.0, 25.0)
+    push = jnp.clip((margin / gap_low) ** 2 - 1.0, 0.0, 25.0) - jnp.clip(
+        (margin / gap_high) ** 2 - 1.0, 0.0, 25.0
+    )
     base = away + 0.5 * push - 0.3 * obs.own_pos / (jnp.linalg.norm(obs.own_pos) + half)
 
     renew = memory["timer"] <= 0.0

@@ -1,4 +1,7 @@
-"""Look-ahead evader: simulate nine evasion plans (flee, stand, sidestep left or right at the last moment, circle the car, head for the centre) for 2.5 s against two models of the car with the real dynamics, and follow the plan whose worst case keeps the evader free longest and leaves the car farthest from it in driving time.
+"""Look-ahead evader: simulate nine evasion plans (flee, stand, sidestep left or right at the last
+moment, circle the car, head for the centre) for 2.5 s against two models of the car with the
+real dynamics, and follow the plan whose worst case keeps the evader free longest and leaves the
+car farthest from it in driving time.
 
 Car models: pure pursuit (nose at the evader) and shortest-path pursuit (the
 car's time-optimal Dubins path to the evader). Plans are closed-loop rules
@@ -29,14 +32,8 @@ COS65, SIN65 = math.cos(math.radians(65.0)), math.sin(math.radians(65.0))
 
 
 def atan2(y, x):
-    """arctan2 from a minimax polynomial (error < 1e-5 rad); jnp.arctan2 is a slow scalar call on CPU."""
-    ax, ay = jnp.abs(x), jnp.abs(y)
-    t = jnp.minimum(ax, ay) / jnp.maximum(jnp.maximum(ax, ay), 1e-30)
-    t2 = t * t
-    r = t * (0.99997726 + t2 * (-0.33262347 + t2 * (0.19354346 + t2 * (-0.11643287 + t2 * (0.05265332 - 0.01172120 * t2)))))
-    r = jnp.where(ay > ax, 0.5 * jnp.pi - r, r)
-    r = jnp.where(x < 0.0, jnp.pi - r, r)
-    return jnp.where(y < 0.0, -r, r)
+    """`jnp.arctan2(y, x)` via the vectorisable helper (arctan2 is a scalar call on CPU)."""
+    return dynamics.vector_heading(jnp.stack([x, y], axis=-1))
 
 
 def acos(x):
@@ -124,20 +121,24 @@ def plan_direction(plan, car, heading, evader, half):
     side = jnp.where(plan % 2 == 0, 1.0, -1.0)  # plans 2/4/6 go left, 3/5/7 right
     close = (dist < TRIGGER) & (jnp.dot(rel, nose) > -0.3)
     # 90 degrees off the car's heading, opening to 65 degrees (away from the car) inside 0.5 m.
-    sidestep = jnp.where(dist < 0.5, COS65, 0.0) * nose + side * jnp.where(dist < 0.5, SIN65, 1.0) * left
+    sidestep = (
+        jnp.where(dist < 0.5, COS65, 0.0) * nose + side * jnp.where(dist < 0.5, SIN65, 1.0) * left
+    )
     orbit = side * jnp.stack([-away[1], away[0]])
     centre = -evader / (jnp.sqrt(jnp.dot(evader, evader)) + 0.1 * half)
-    options = jnp.stack([
-        away,                                                  # 0 flee
-        jnp.zeros(2),                                          # 1 stand
-        jnp.where(close, sidestep, jnp.zeros(2)),              # 2, 3 stand, then sidestep
-        jnp.where(close, sidestep, jnp.zeros(2)),
-        jnp.where(close, sidestep, away),                      # 4, 5 flee, then sidestep
-        jnp.where(close, sidestep, away),
-        orbit,                                                 # 6, 7 circle round the car
-        orbit,
-        centre,                                                # 8 head for the centre
-    ])
+    options = jnp.stack(
+        [
+            away,  # 0 flee
+            jnp.zeros(2),  # 1 stand
+            jnp.where(close, sidestep, jnp.zeros(2)),  # 2, 3 stand, then sidestep
+            jnp.where(close, sidestep, jnp.zeros(2)),
+            jnp.where(close, sidestep, away),  # 4, 5 flee, then sidestep
+            jnp.where(close, sidestep, away),
+            orbit,  # 6, 7 circle round the car
+            orbit,
+            centre,  # 8 head for the centre
+        ]
+    )
     return options[plan]
 
 
@@ -149,15 +150,34 @@ def simulate(plan, model, obs):
 
     def step(carry, i):
         car, heading, evader, caught, when = carry
-        velocity = obs.evader_speed * plan_direction(plan, car, heading, evader, obs.arena_half_size)
+        velocity = obs.evader_speed * plan_direction(
+            plan, car, heading, evader, obs.arena_half_size
+        )
         rel = evader - car
         if model == 1:  # (a Python constant: each model is traced separately)
-            _, steering = shortest_path(car, heading, evader, obs.pursuer_speed, obs.min_turn_radius)
+            _, steering = shortest_path(
+                car, heading, evader, obs.pursuer_speed, obs.min_turn_radius
+            )
         else:
             nose = dynamics.heading_vector(heading)
-            steering = jnp.clip(5.0 * atan2(-rel[0] * nose[1] + rel[1] * nose[0], rel[0] * nose[0] + rel[1] * nose[1]), -1.0, 1.0)
-        car, heading = dynamics.pursuer_step(car, heading, steering, obs.pursuer_speed, obs.min_turn_radius, obs.dt, obs.arena_half_size)
-        evader, _ = dynamics.evader_step(evader, velocity, obs.evader_speed, obs.dt, obs.arena_half_size)
+            steering = jnp.clip(
+                5.0
+                * atan2(-rel[0] * nose[1] + rel[1] * nose[0], rel[0] * nose[0] + rel[1] * nose[1]),
+                -1.0,
+                1.0,
+            )
+        car, heading = dynamics.pursuer_step(
+            car,
+            heading,
+            steering,
+            obs.pursuer_speed,
+            obs.min_turn_radius,
+            obs.dt,
+            obs.arena_half_size,
+        )
+        evader, _ = dynamics.evader_step(
+            evader, velocity, obs.evader_speed, obs.dt, obs.arena_half_size
+        )
         hit = closest_approach(rel, evader - car) <= obs.capture_radius
         when = jnp.where(hit & ~caught, (i + 1) * obs.dt, when)
         return (car, heading, evader, caught | hit, when), None
@@ -175,20 +195,27 @@ def act(obs, memory, key):
     plans = jnp.arange(PLANS)
     # Outcomes stacked as (car model, plan).
     caught, when, car, heading, evader = jax.tree_util.tree_map(
-        lambda *x: jnp.stack(x), *[jax.vmap(lambda p: simulate(p, model, obs))(plans) for model in (0, 1)]
+        lambda *x: jnp.stack(x),
+        *[jax.vmap(lambda p, m=model: simulate(p, m, obs))(plans) for model in (0, 1)],
     )
-    flat = lambda x: jnp.reshape(x, (2 * PLANS,) + x.shape[2:])
-    remaining, _ = jax.vmap(lambda c, h, e: shortest_path(c, h, e, obs.pursuer_speed, obs.min_turn_radius))(
-        flat(car), flat(heading), flat(evader)
-    )
+    flat = lambda x: jnp.reshape(x, (2 * PLANS, *x.shape[2:]))
+    remaining, _ = jax.vmap(
+        lambda c, h, e: shortest_path(c, h, e, obs.pursuer_speed, obs.min_turn_radius)
+    )(flat(car), flat(heading), flat(evader))
     wall_gap = jnp.min(obs.arena_half_size - jnp.abs(evader), axis=-1)
-    free = STEPS * obs.dt + jnp.minimum(jnp.reshape(remaining, (2, PLANS)), 10.0) - 2.0 * jnp.maximum(1.5 - wall_gap, 0.0)
+    free = (
+        STEPS * obs.dt
+        + jnp.minimum(jnp.reshape(remaining, (2, PLANS)), 10.0)
+        - 2.0 * jnp.maximum(1.5 - wall_gap, 0.0)
+    )
     scores = jnp.nan_to_num(jnp.where(caught, when, free), nan=-1e9)
     best = jnp.argmax(jnp.min(scores, axis=0))
     # Once a sidestep has started, see it through while some car model says it works:
     # switching mid-dodge because the other model disagrees is usually fatal.
     rel = obs.own_pos - obs.opp_pos
-    close = (jnp.linalg.norm(rel) < TRIGGER) & (jnp.dot(rel, dynamics.heading_vector(obs.opp_heading)) > -0.3)
+    close = (jnp.linalg.norm(rel) < TRIGGER) & (
+        jnp.dot(rel, dynamics.heading_vector(obs.opp_heading)) > -0.3
+    )
     hopeful = jnp.max(scores[:, memory]) > COMMIT * STEPS * obs.dt
     best = jnp.where(close & (memory >= 2) & (memory <= 5) & hopeful, memory, best)
     direction = plan_direction(best, obs.opp_pos, obs.opp_heading, obs.own_pos, obs.arena_half_size)

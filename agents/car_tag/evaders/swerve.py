@@ -1,4 +1,6 @@
-"""Swerve: flee with wall awareness while the car is far; when it closes to within 1.2 m, sidestep perpendicular to the car's heading, toward the side of its nose the evader is already on, so the car overshoots and must go round its turning circle.
+"""Swerve: flee with wall awareness while the car is far; when it closes to within 1.2 m, sidestep
+perpendicular to the car's heading, toward the side of its nose the evader is already on, so the
+car overshoots and must go round its turning circle.
 
 This is the homicidal chauffeur's classic escape: the car cannot turn
 tighter than its minimum radius, so a last-moment step sideways makes it
@@ -24,7 +26,9 @@ def flee_direction(obs):
     margin = jnp.minimum(2.0, 0.4 * half)
     gap_low = jnp.maximum(obs.own_pos + half, 1e-2)
     gap_high = jnp.maximum(half - obs.own_pos, 1e-2)
-    push = jnp.clip((margin / gap_low) ** 2 - 1.0, 0.0, 25.0) - jnp.clip((margin / gap_high) ** 2 - 1.0, 0.0, 25.0)
+    push = jnp.clip((margin / gap_low) ** 2 - 1.0, 0.0, 25.0) - jnp.clip(
+        (margin / gap_high) ** 2 - 1.0, 0.0, 25.0
+    )
     centre = -obs.own_pos / (jnp.linalg.norm(obs.own_pos) + half)
     direction = away + 0.5 * push + 0.3 * centre
     return direction / (jnp.linalg.norm(direction) + 1e-6)

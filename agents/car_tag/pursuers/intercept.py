@@ -1,4 +1,5 @@
-"""Lead pursuit: predict where the evader will be if it keeps its current velocity, and drive the car's shortest path to that intercept point.
+"""Lead pursuit: predict where the evader will be if it keeps its current velocity, and drive the
+car's shortest path to that intercept point.
 
 The intercept time t solves t = time of the car's shortest path to
 (evader + velocity * t), found by a few fixed-point iterations, with the
@@ -17,14 +18,8 @@ TWO_PI = 2.0 * jnp.pi
 
 
 def atan2(y, x):
-    """arctan2 from a minimax polynomial (error < 1e-5 rad); jnp.arctan2 is a slow scalar call on CPU."""
-    ax, ay = jnp.abs(x), jnp.abs(y)
-    t = jnp.minimum(ax, ay) / jnp.maximum(jnp.maximum(ax, ay), 1e-30)
-    t2 = t * t
-    r = t * (0.99997726 + t2 * (-0.33262347 + t2 * (0.19354346 + t2 * (-0.11643287 + t2 * (0.05265332 - 0.01172120 * t2)))))
-    r = jnp.where(ay > ax, 0.5 * jnp.pi - r, r)
-    r = jnp.where(x < 0.0, jnp.pi - r, r)
-    return jnp.where(y < 0.0, -r, r)
+    """`jnp.arctan2(y, x)` via the vectorisable helper (arctan2 is a scalar call on CPU)."""
+    return dynamics.vector_heading(jnp.stack([x, y], axis=-1))
 
 
 def acos(x):
@@ -100,8 +95,12 @@ def act(obs, memory, key):
 
     def refine(i, t_and_steering):
         t, _ = t_and_steering
-        aim = dynamics.clamp_to_arena(obs.opp_pos + velocity * jnp.clip(t, 0.0, 2.0), obs.arena_half_size)
-        return shortest_path(obs.own_pos, obs.own_heading, aim, obs.pursuer_speed, obs.min_turn_radius)
+        aim = dynamics.clamp_to_arena(
+            obs.opp_pos + velocity * jnp.clip(t, 0.0, 2.0), obs.arena_half_size
+        )
+        return shortest_path(
+            obs.own_pos, obs.own_heading, aim, obs.pursuer_speed, obs.min_turn_radius
+        )
 
     _, steering = jax.lax.fori_loop(0, 3, refine, (jnp.zeros(()), jnp.zeros(())))
     return jnp.reshape(jnp.nan_to_num(steering), (1,)), memory

@@ -1,4 +1,6 @@
-"""Look-ahead (model-predictive) pursuer: simulate 7 candidate steering plans for 1.5 s against two predictions of the evader with the real dynamics, and start the plan with the best total outcome.
+"""Look-ahead (model-predictive) pursuer: simulate 7 candidate steering plans for 1.5 s against two
+predictions of the evader with the real dynamics, and start the plan with the best total
+outcome.
 
 Each plan holds a steering of -1, 0 or +1 for 0.3 s or 0.8 s and then follows
 the shortest (Dubins) path to the simulated evader; the seventh follows the
@@ -18,19 +20,21 @@ import jax.numpy as jnp
 from arenax.envs.car_tag import dynamics
 
 STEPS = 15
-PLANS = ((0.0, 0), (-1.0, 3), (0.0, 3), (1.0, 3), (-1.0, 8), (0.0, 8), (1.0, 8))  # (steering, steps held)
+PLANS = (
+    (0.0, 0),
+    (-1.0, 3),
+    (0.0, 3),
+    (1.0, 3),
+    (-1.0, 8),
+    (0.0, 8),
+    (1.0, 8),
+)  # (steering, steps held)
 TWO_PI = 2.0 * jnp.pi
 
 
 def atan2(y, x):
-    """arctan2 from a minimax polynomial (error < 1e-5 rad); jnp.arctan2 is a slow scalar call on CPU."""
-    ax, ay = jnp.abs(x), jnp.abs(y)
-    t = jnp.minimum(ax, ay) / jnp.maximum(jnp.maximum(ax, ay), 1e-30)
-    t2 = t * t
-    r = t * (0.99997726 + t2 * (-0.33262347 + t2 * (0.19354346 + t2 * (-0.11643287 + t2 * (0.05265332 - 0.01172120 * t2)))))
-    r = jnp.where(ay > ax, 0.5 * jnp.pi - r, r)
-    r = jnp.where(x < 0.0, jnp.pi - r, r)
-    return jnp.where(y < 0.0, -r, r)
+    """`jnp.arctan2(y, x)` via the vectorisable helper (arctan2 is a scalar call on CPU)."""
+    return dynamics.vector_heading(jnp.stack([x, y], axis=-1))
 
 
 def acos(x):
@@ -134,8 +138,18 @@ def plan_cost(steer, hold, dodger, obs):
         _, chase = shortest_path(car, heading, evader, obs.pursuer_speed, obs.min_turn_radius)
         steering = jnp.where(i < hold, steer, chase)
         velocity = predicted_velocity(dodger, obs, car, heading, evader)
-        car, heading = dynamics.pursuer_step(car, heading, steering, obs.pursuer_speed, obs.min_turn_radius, obs.dt, obs.arena_half_size)
-        evader, _ = dynamics.evader_step(evader, velocity, obs.evader_speed, obs.dt, obs.arena_half_size)
+        car, heading = dynamics.pursuer_step(
+            car,
+            heading,
+            steering,
+            obs.pursuer_speed,
+            obs.min_turn_radius,
+            obs.dt,
+            obs.arena_half_size,
+        )
+        evader, _ = dynamics.evader_step(
+            evader, velocity, obs.evader_speed, obs.dt, obs.arena_half_size
+        )
         hit = closest_approach(rel, evader - car) <= obs.capture_radius
         when = jnp.where(hit & ~caught, (i + 1) * obs.dt, when)
         return (car, heading, evader, caught | hit, when), steering
@@ -151,7 +165,8 @@ def act(obs, memory, key):
     holds = jnp.array([p[1] for p in PLANS])
     # Both predictions share one traced simulation (lax.map runs them in turn).
     costs, first = jax.lax.map(
-        lambda dodger: jax.vmap(lambda s, h: plan_cost(s, h, dodger, obs))(steers, holds), jnp.array([False, True])
+        lambda dodger: jax.vmap(lambda s, h: plan_cost(s, h, dodger, obs))(steers, holds),
+        jnp.array([False, True]),
     )
     best = jnp.argmin(jnp.nan_to_num(jnp.sum(costs, axis=0), nan=1e9))
     return jnp.reshape(jnp.nan_to_num(first[0, best]), (1,)), memory

@@ -1,4 +1,5 @@
-"""Proportional navigation: turn at a rate proportional to how fast the line of sight to the evader rotates, the missile-guidance law, with a pure-pursuit bias.
+"""Proportional navigation: turn at a rate proportional to how fast the line of sight to the evader
+rotates, the missile-guidance law, with a pure-pursuit bias.
 
 Turn rate = N * (line-of-sight rate) + K * (bearing to the evader), N = 4.
 Holding the line of sight still puts the car on a collision course with a

@@ -1,4 +1,5 @@
-"""Shortest-path pursuit: always drive the car's time-optimal path (Dubins path) to the evader's current position and re-plan every step.
+"""Shortest-path pursuit: always drive the car's time-optimal path (Dubins path) to the evader's
+current position and re-plan every step.
 
 For a car with a minimum turning radius R the shortest path to a point (any
 final heading) is either a full-lock turn followed by a straight line (CS),
@@ -17,14 +18,8 @@ TWO_PI = 2.0 * jnp.pi
 
 
 def atan2(y, x):
-    """arctan2 from a minimax polynomial (error < 1e-5 rad); jnp.arctan2 is a slow scalar call on CPU."""
-    ax, ay = jnp.abs(x), jnp.abs(y)
-    t = jnp.minimum(ax, ay) / jnp.maximum(jnp.maximum(ax, ay), 1e-30)
-    t2 = t * t
-    r = t * (0.99997726 + t2 * (-0.33262347 + t2 * (0.19354346 + t2 * (-0.11643287 + t2 * (0.05265332 - 0.01172120 * t2)))))
-    r = jnp.where(ay > ax, 0.5 * jnp.pi - r, r)
-    r = jnp.where(x < 0.0, jnp.pi - r, r)
-    return jnp.where(y < 0.0, -r, r)
+    """`jnp.arctan2(y, x)` via the vectorisable helper (arctan2 is a scalar call on CPU)."""
+    return dynamics.vector_heading(jnp.stack([x, y], axis=-1))
 
 
 def acos(x):
@@ -96,5 +91,7 @@ def shortest_path(pos, heading, target, speed, radius):
 
 
 def act(obs, memory, key):
-    _, steering = shortest_path(obs.own_pos, obs.own_heading, obs.opp_pos, obs.pursuer_speed, obs.min_turn_radius)
+    _, steering = shortest_path(
+        obs.own_pos, obs.own_heading, obs.opp_pos, obs.pursuer_speed, obs.min_turn_radius
+    )
     return jnp.reshape(jnp.nan_to_num(steering), (1,)), memory
