@@ -60,8 +60,7 @@ def tournament_command(
     """Play every pursuer against every evader; print the score table and write
     scores.json, scores.csv and a heatmap scores.png."""
     from arenax.envs import make
-    from arenax.plots import plot_score_matrix
-    from arenax.reporting import score_table, write_matrix
+    from arenax.reporting import score_table, write_tournament_outputs
     from arenax.runs import new_run_dir
     from arenax.tournament import tournament
 
@@ -71,17 +70,7 @@ def tournament_command(
     console = Console()
     console.print(score_table(result))
     run_dir = new_run_dir(out)
-    paths = write_matrix(result, run_dir)
-    paths.append(
-        plot_score_matrix(
-            result.mean,
-            result.ci95,
-            result.row_names,
-            result.col_names,
-            run_dir / "scores.png",
-            title="Car Tag: pursuer score",
-        )
-    )
+    paths = write_tournament_outputs(result, run_dir, title="Car Tag: pursuer score")
     for path in paths:
         console.print(f"wrote {path}")
 

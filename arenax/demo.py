@@ -16,8 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from arenax.agents.car_tag import EVADERS, PURSUERS
 from arenax.envs import make
-from arenax.plots import plot_score_matrix
-from arenax.reporting import score_table, strongest, write_matrix
+from arenax.reporting import score_table, strongest, write_tournament_outputs
 from arenax.runs import new_run_dir, write_json
 from arenax.showcase import render_match
 from arenax.tournament import tournament
@@ -80,16 +79,8 @@ def run_demo(
     console.print(score_table(result))
     console.print(f"tournament: {elapsed:.1f} s (compile included)")
 
-    paths = write_matrix(result, run_dir)
-    paths.append(
-        plot_score_matrix(
-            result.mean,
-            result.ci95,
-            result.row_names,
-            result.col_names,
-            run_dir / "scores.png",
-            title="Car Tag: pursuer score (1 - evader survival)",
-        )
+    paths = write_tournament_outputs(
+        result, run_dir, title="Car Tag: pursuer score (1 - evader survival)"
     )
     best_row, best_col = strongest(result)
     console.print(

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
+from arenax.plots import plot_score_matrix
 from arenax.runs import write_json
 from arenax.tournament import TournamentResult
 
@@ -79,3 +80,19 @@ def strongest(result: TournamentResult) -> tuple[int, int]:
     """(row, col) indices of the strongest row policy (highest mean) and the strongest
     column policy (lowest mean row score against it)."""
     return int(np.argmax(result.mean.mean(1))), int(np.argmin(result.mean.mean(0)))
+
+
+def write_tournament_outputs(result: TournamentResult, out_dir: Path, title: str) -> list[Path]:
+    """`write_matrix` plus the heatmap `scores.png`; returns every path written."""
+    paths = write_matrix(result, out_dir)
+    paths.append(
+        plot_score_matrix(
+            result.mean,
+            result.ci95,
+            result.row_names,
+            result.col_names,
+            out_dir / "scores.png",
+            title=title,
+        )
+    )
+    return paths
