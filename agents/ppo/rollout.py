@@ -86,11 +86,13 @@ def make_collect(
     network: nn.Module,
     spec: ActionSpec,
     env: Any,
-    env_params: Any,
-) -> Callable[[Any, EnvCarry, jax.Array], tuple[EnvCarry, Transition]]:
-    """`collect(params, carry, key) -> (carry, transitions)`: one rollout of `num_steps`.
+) -> Callable[[Any, EnvCarry, jax.Array, Any], tuple[EnvCarry, Transition]]:
+    """`collect(params, carry, key, env_params) -> (carry, transitions)`: one rollout of
+    `num_steps`.
 
-    `env` must auto-reset (wrap it in `AutoReset`). Transitions have leaves (T, N, ...).
+    `env` must auto-reset (wrap it in `AutoReset`). `env_params` is traced, so a learner
+    can change it between rollouts (an opponent pool, domain randomisation) without
+    recompiling. Transitions have leaves (T, N, ...).
     """
     num_envs = config.num_envs
     step_env = jax.vmap(env.step, in_axes=(0, 0, 0, None))
@@ -98,7 +100,9 @@ def make_collect(
     def normalize(norm: RunningNorm, obs: jax.Array) -> jax.Array:
         return norm.normalize(obs, config.obs_clip) if config.normalize_obs else obs
 
-    def one_step(params: Any, carry: EnvCarry, key: jax.Array) -> tuple[EnvCarry, Transition]:
+    def one_step(
+        params: Any, env_params: Any, carry: EnvCarry, key: jax.Array
+    ) -> tuple[EnvCarry, Transition]:
         k_act, k_env = jax.random.split(key)
         obs = normalize(carry.obs_norm, carry.obs)
         hidden, dist, value = network.apply(params, carry.hidden, obs[None], carry.resets[None])
@@ -139,8 +143,10 @@ def make_collect(
         )
         return carry, transition
 
-    def collect(params: Any, carry: EnvCarry, key: jax.Array) -> tuple[EnvCarry, Transition]:
-        step = lambda c, k: one_step(params, c, k)
+    def collect(
+        params: Any, carry: EnvCarry, key: jax.Array, env_params: Any
+    ) -> tuple[EnvCarry, Transition]:
+        step = lambda c, k: one_step(params, env_params, c, k)
         with jax.named_scope("ppo_rollout"):
             return jax.lax.scan(step, carry, jax.random.split(key, config.num_steps))
 

@@ -49,6 +49,8 @@ class TrainState:
         env: the acting side (`EnvCarry`): env states (N, ...), last raw obs (N, D),
             reset flags (N,), GRU state (N, H) or `()`, running episode
             return/length (N,), observation statistics.
+        env_params: the env's params as arrays (traced, so a learner may replace them
+            between chunks, e.g. a self-play opponent pool, without recompiling).
         key: (2,) uint32 PRNG key for the next update.
         update: () int32 updates done so far.
     """
@@ -57,6 +59,7 @@ class TrainState:
     opt_state: Any
     hparams: PPOHyperparams
     env: EnvCarry
+    env_params: Any
     key: jax.Array
     update: jax.Array
 
@@ -70,6 +73,12 @@ def raw_key(key: jax.Array) -> jax.Array:
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return jax.random.key_data(key)
     return key
+
+
+def as_arrays(tree: Any) -> Any:
+    """Every leaf as a JAX array (Python numbers become 0-d float32/int32 arrays), so
+    the tree can live in a train state, be traced and be checkpointed."""
+    return jax.tree_util.tree_map(jnp.asarray, tree)
 
 
 def _mean_where(x: jax.Array, mask: jax.Array, count: jax.Array) -> jax.Array:
@@ -106,7 +115,7 @@ class PPOTrainer:
     Attributes:
         config: the run's configuration.
         env: the auto-resetting single-agent env.
-        env_params: the env's params (closed over).
+        env_params: the env's default params (copied into each `TrainState` at `init`).
         spec: the action space summary.
         obs_size: flat observation size D.
         network: the flax actor-critic.
@@ -128,7 +137,7 @@ class PPOTrainer:
         object.__setattr__(
             self,
             "_collect",
-            make_collect(self.config, self.network, self.spec, self.env, self.env_params),
+            make_collect(self.config, self.network, self.spec, self.env),
         )
         object.__setattr__(self, "_update", make_update(self.config, self.network, self._optimizer))
         object.__setattr__(
@@ -145,21 +154,27 @@ class PPOTrainer:
         )
 
     # --- pure functions ---
-    def init(self, key: jax.Array, hparams: PPOHyperparams | None = None) -> TrainState:
+    def init(
+        self,
+        key: jax.Array,
+        hparams: PPOHyperparams | None = None,
+        env_params: Any | None = None,
+    ) -> TrainState:
         """A fresh train state: initial params, Adam state, `num_envs` reset envs.
 
         Jitted (eager calls compile once; inside `jit`/`vmap` it is inlined).
-        `hparams` defaults to `config.hyperparams()`.
+        `hparams` defaults to `config.hyperparams()`, `env_params` to the trainer's.
         """
         hparams = self.config.hyperparams() if hparams is None else hparams
-        return self._jit_init(key, hparams)
+        env_params = self.env_params if env_params is None else env_params
+        return self._jit_init(key, hparams, as_arrays(env_params))
 
-    def _init(self, key: jax.Array, hparams: PPOHyperparams) -> TrainState:
+    def _init(self, key: jax.Array, hparams: PPOHyperparams, env_params: Any) -> TrainState:
         config = self.config
         k_net, k_env, k_run = jax.random.split(raw_key(key), 3)
         params = init_params(self.network, config, k_net, self.obs_size)
         reset = jax.vmap(self.env.reset, in_axes=(0, None))
-        obs, env_state = reset(jax.random.split(k_env, config.num_envs), self.env_params)
+        obs, env_state = reset(jax.random.split(k_env, config.num_envs), env_params)
         norm = RunningNorm.create(self.obs_size)
         if config.normalize_obs:
             norm = norm.update(obs)
@@ -177,6 +192,7 @@ class PPOTrainer:
             opt_state=self._optimizer.init(params),
             hparams=hparams,
             env=carry,
+            env_params=env_params,
             key=k_run,
             update=jnp.zeros((), jnp.int32),
         )
@@ -193,7 +209,7 @@ class PPOTrainer:
         config, hp = self.config, state.hparams
         key, k_roll, k_upd = jax.random.split(state.key, 3)
         hidden0 = state.env.hidden
-        carry, traj = self._collect(state.params, state.env, k_roll)
+        carry, traj = self._collect(state.params, state.env, k_roll, state.env_params)
         obs = carry.obs
         if config.normalize_obs:
             obs = carry.obs_norm.normalize(obs, config.obs_clip)
@@ -230,6 +246,7 @@ class PPOTrainer:
             opt_state=opt_state,
             hparams=hp,
             env=carry,
+            env_params=state.env_params,
             key=key,
             update=state.update + 1,
         )
