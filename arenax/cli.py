@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from arenax.cli_cartag import cartag_app
+from arenax.cli_train import train_app
 from arenax.errors import friendly_errors
 from arenax.overrides import parse_overrides
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cartag_app, name="cartag")
+app.add_typer(train_app, name="train")
 
 
 @app.command()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 
 def parse_overrides(items: list[str] | None) -> dict[str, float | int]:
     """`["horizon=200", "capture_radius=0.4"]` -> `{"horizon": 200, "capture_radius": 0.4}`.
@@ -24,3 +27,45 @@ def parse_overrides(items: list[str] | None) -> dict[str, float | int]:
                 raise ValueError(f"bad override {item!r}: {raw!r} is not a number") from None
         overrides[key] = value
     return overrides
+
+
+def parse_typed_overrides(defaults: object, items: list[str] | None, what: str) -> dict[str, Any]:
+    """`KEY=VALUE` items typed after the fields of the dataclass instance `defaults`.
+
+    Booleans accept true/false/1/0/yes/no, tuples of ints a comma list (`64,64`),
+    strings are kept as written. `what` names the config in error messages.
+
+    Raises:
+        ValueError: malformed item, unknown field (the message lists valid ones),
+            or a value that does not parse as the field's type.
+    """
+    fields = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ValueError(f"bad {what} override {item!r}: expected KEY=VALUE, e.g. lr=1e-3")
+        if key not in fields:
+            raise ValueError(f"{what}: unknown field {key!r}; valid: {', '.join(sorted(fields))}")
+        out[key] = _typed(fields[key], raw.strip(), f"{what} override {item!r}")
+    return out
+
+
+def _typed(default: Any, raw: str, context: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            lowered = raw.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return lowered in ("true", "1", "yes")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(int(x) for x in raw.split(",") if x.strip())
+    except ValueError:
+        kind = type(default).__name__
+        raise ValueError(f"bad {context}: {raw!r} is not a valid {kind}") from None
+    return raw

@@ -169,6 +169,11 @@ class PPOTrainer:
         env_params = self.env_params if env_params is None else env_params
         return self._jit_init(key, hparams, as_arrays(env_params))
 
+    def init_pure(self, key: jax.Array) -> TrainState:
+        """`init(key)` without its own `jit`: for callers that trace it inside their own
+        top-level `jit` (e.g. `jax.vmap` over seeds with `compiler_options`)."""
+        return self._init(key, self.config.hyperparams(), as_arrays(self.env_params))
+
     def _init(self, key: jax.Array, hparams: PPOHyperparams, env_params: Any) -> TrainState:
         config = self.config
         k_net, k_env, k_run = jax.random.split(raw_key(key), 3)

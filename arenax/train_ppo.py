@@ -1,0 +1,199 @@
+"""`arenax train ppo`: one Car Tag role against a fixed opponent, K seeds, into a run folder.
+
+Run folder::
+
+    run.json              what was asked (replayed by --resume)
+    metrics.jsonl         one row per PPO update and seed
+    checkpoints/<update>  orbax checkpoints of the whole (seed-batched) train state
+    agents/seed_<k>/      exported policies (load with `arenax.agents.ppo.load_policy`,
+                          or pass the folder as another run's --opponent)
+    evaluation.json       scores vs the opponent and every hand-written strategy
+    learning_curve.png    the true game score during training, per seed
+    <policy>_vs_<opponent>.png / .gif   a representative match of the best seed
+    tensorboard/          with --tensorboard
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from rich.console import Console
+
+from arenax.car_tag_training import (
+    evaluate_against,
+    learner_env,
+    other_role,
+    plot_score_curve,
+    resolve_policy,
+)
+from arenax.metrics_log import MetricsLog
+from arenax.runs import write_json
+from arenax.training_loop import ChunkPlan, SeedBatch, run_chunks
+
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class PPORun:
+    """What `arenax train ppo` was asked to do (stored as `run.json`).
+
+    Attributes:
+        role: the learner's role, "pursuer" or "evader".
+        opponent: a hand-written strategy name or a saved agent folder.
+        steps: env-step budget per seed.
+        seeds: K seeds trained side by side in one vmapped program.
+        seed: master PRNG seed.
+        game: Car Tag parameter overrides.
+        ppo: `PPOConfig` field overrides.
+        shaping: weight of the distance shaping reward (0: the game's reward only).
+        eval_episodes: episodes per evaluation match.
+        checkpoint_every: chunks between checkpoints.
+        env: the environment ("car_tag").
+    """
+
+    role: str = "pursuer"
+    opponent: str = "straight_flee"
+    steps: int = 1_000_000
+    seeds: int = 1
+    seed: int = 0
+    game: dict[str, Any] = field(default_factory=dict)
+    ppo: dict[str, Any] = field(default_factory=dict)
+    shaping: float = 0.0
+    eval_episodes: int = 256
+    checkpoint_every: int = 10
+    env: str = "car_tag"
+
+    def __post_init__(self) -> None:
+        if self.env != "car_tag":
+            raise ValueError(f"train ppo supports --env car_tag only (got {self.env!r})")
+        other_role(self.role)
+        for name in ("steps", "seeds", "eval_episodes", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+
+    def config(self) -> Any:
+        from arenax.agents.ppo import PPOConfig
+
+        return PPOConfig(**{**self.ppo, "total_timesteps": int(self.steps)})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def read(cls, run_dir: Path) -> PPORun:
+        path = Path(run_dir) / RUN_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{run_dir} is not a train run folder (no {RUN_FILE})")
+        data = json.loads(path.read_text())
+        if data.pop("learner", "ppo") != "ppo":
+            raise ValueError(f"{run_dir} is not a PPO run")
+        return cls(**data)
+
+
+def train_ppo(
+    run: PPORun,
+    out: Path,
+    resume: bool = False,
+    quiet: bool = False,
+    tensorboard: bool = False,
+    gif: bool = True,
+    evaluate: bool = True,
+    max_chunks: int | None = None,
+    compiler_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train, export, evaluate and draw; returns the evaluation dict.
+
+    `resume` continues `out` from its latest checkpoint (bit-identical to an
+    uninterrupted run). `evaluate=False` skips the evaluation tournament, the plots
+    and the render (the agents are still exported). `max_chunks` stops after that
+    many chunks (the run can then be resumed): a time box for long jobs.
+    """
+    from arenax.agents.ppo import CheckpointManager, make_train, save_agent
+    from arenax.agents.ppo.export import export_agent, to_policy
+    from arenax.envs import make
+
+    console = Console(quiet=quiet)
+    env, params = make(run.env, **run.game)
+    opponent = resolve_policy(other_role(run.role), run.opponent)
+    config = run.config()
+    trainer = make_train(
+        config, learner_env(env, run.role, opponent, run.shaping), params, compiler_options
+    )
+    learner = SeedBatch(trainer, run.seeds)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / RUN_FILE, {"learner": "ppo", **run.to_dict()})
+    key = jax.random.PRNGKey(run.seed)
+    log = MetricsLog(out / "metrics.jsonl", "update", out / "tensorboard" if tensorboard else None)
+    with CheckpointManager(out / "checkpoints") as checkpoints:
+        start = checkpoints.latest_step() if resume else None
+        if start is None:
+            if (out / "metrics.jsonl").exists() and not resume:
+                (out / "metrics.jsonl").unlink()
+            state, start = learner.init(key), 0
+        else:
+            state = checkpoints.restore(learner.abstract_state(key))
+            log.truncate(start)
+            console.print(f"resuming {out} from update {start}")
+        plan = ChunkPlan(
+            total=config.num_updates,
+            per_chunk=config.updates_per_chunk,
+            steps_per_iteration=config.batch_size,
+            checkpoint_every=run.checkpoint_every,
+            show={"return": "episode_return", "capture": "info/captured"},
+        )
+        if max_chunks is not None:
+            plan = dataclasses.replace(
+                plan, total=min(plan.total, start + max_chunks * plan.per_chunk)
+            )
+        state = run_chunks(learner, state, plan, log, checkpoints, start, run.seeds, quiet)
+    log.close()
+    if int(np.max(np.asarray(state.update))) < config.num_updates:
+        console.print(f"stopped early at update {int(np.max(state.update))}; --resume to go on")
+        return {}
+
+    policies = []
+    for k in range(run.seeds):
+        agent = export_agent(trainer, state, index=k)
+        save_agent(out / "agents" / f"seed_{k}", agent, name=f"ppo_seed{k}", role=run.role)
+        policies.append(to_policy(agent, name=f"ppo_seed{k}", role=run.role))
+    if not evaluate:
+        return {}
+    return finish_run(env, params, run.role, policies, opponent, out, run, gif, console)
+
+
+def finish_run(
+    env: Any,
+    params: Any,
+    role: str,
+    policies: list,
+    opponent: Any,
+    out: Path,
+    run: Any,
+    gif: bool,
+    console: Console,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """Evaluation, learning curve and a match render for trained `policies` of `role`."""
+    from arenax.reporting import score_table
+    from arenax.showcase import render_match
+
+    key = jax.random.PRNGKey(run.seed + 1)
+    result = evaluate_against(env, params, role, policies, opponent, key, run.eval_episodes)
+    evaluation = result.to_dict()
+    write_json(out / "evaluation.json", evaluation)
+    title = f"{role} vs {run.opponent}"
+    plot_score_curve(out / "metrics.jsonl", role, out / "learning_curve.png", title, prefix)
+    if gif and opponent is not None:
+        column = list(result.col_names).index(opponent.name)
+        best = policies[int(np.argmax(result.mean[:, column]))]
+        pursuer, evader = (best, opponent) if role == "pursuer" else (opponent, best)
+        render_match(env, params, pursuer, evader, key, out)
+    console.print(score_table(result, title=f"trained {role}s (rows): {role} score ±95% CI"))
+    console.print(f"run folder: {out}")
+    return evaluation
