@@ -19,7 +19,7 @@ def test_distance_shaping_telescopes_to_the_change_in_distance():
     shaped = PotentialShaping(view, potential, coef=2.0)
 
     def episode(key):
-        obs, state = shaped.reset(key, params)
+        _, state = shaped.reset(key, params)
         phi0 = potential(state, params)
 
         def step(carry, k):
