@@ -52,6 +52,61 @@ EvaluateOption = Annotated[
 QuietOption = Annotated[bool, typer.Option(help="No progress bar or tables.")]
 
 
+ConfigOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Learner config override KEY=VALUE, repeatable. PPO: PPOConfig fields "
+        "(e.g. -c num_envs=128 -c hidden_sizes=128,128 -c recurrent=true). ES: ESConfig "
+        "fields, network fields as network.KEY (e.g. -c strategy=snes -c network.hidden_sizes=32).",
+    ),
+]
+CheckpointOption = Annotated[int, typer.Option(min=1, help="Chunks between checkpoints.")]
+
+
+def _config_overrides(learner: str, items: list[str] | None) -> dict:
+    from arenax.agents.es import ESConfig
+    from arenax.agents.ppo import PPOConfig
+
+    if learner == "ppo":
+        return parse_typed_overrides(PPOConfig(), items, "PPOConfig")
+    own = [i for i in items or [] if not i.strip().startswith("network.")]
+    network = [
+        i.strip()[len("network.") :] for i in items or [] if i.strip().startswith("network.")
+    ]
+    parsed = parse_typed_overrides(ESConfig(), own, "ESConfig")
+    parsed.update(
+        {
+            f"network.{k}": v
+            for k, v in parse_typed_overrides(PPOConfig(), network, "network").items()
+        }
+    )
+    return parsed
+
+
+def _launch(learner: str, resume: Path | None, out: Path | None, flags: dict, **fields) -> None:
+    from arenax.train_run import TrainRun, train
+
+    if resume is not None:
+        run = TrainRun.read(resume)
+        if run.learner != learner:
+            raise ValueError(f"{resume} is a {run.learner} run; use `arenax train {run.learner}`")
+        train(run, resume, resume=True, **flags)
+        return
+    run = TrainRun(learner=learner, **fields)
+    # Validate the learner's config before creating a run folder.
+    if learner == "es":
+        from arenax.learner_setup import es_config
+
+        es_config(run.config)
+    else:
+        from arenax.agents.ppo import PPOConfig
+
+        PPOConfig(**run.config)
+    train(run, new_run_dir(out), **flags)
+
+
 @train_app.command("ppo")
 @friendly_errors
 def ppo_command(
@@ -61,17 +116,10 @@ def ppo_command(
     steps: StepsOption = 1_000_000,
     seeds: SeedsOption = 1,
     seed: SeedOption = 0,
-    ppo: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--ppo",
-            help="PPOConfig override KEY=VALUE, repeatable (e.g. --ppo num_envs=128 "
-            "--ppo hidden_sizes=128,128 --ppo recurrent=true).",
-        ),
-    ] = None,
+    config: ConfigOption = None,
     shaping: ShapingOption = 0.0,
     eval_episodes: EvalOption = 256,
-    checkpoint_every: Annotated[int, typer.Option(min=1, help="Chunks between checkpoints.")] = 10,
+    checkpoint_every: CheckpointOption = 10,
     out: OutOption = None,
     resume: ResumeOption = None,
     set_: SetOption = None,
@@ -81,35 +129,63 @@ def ppo_command(
     quiet: QuietOption = False,
 ) -> None:
     """Train one role with PPO against a fixed opponent; K seeds in one vmapped program."""
-    from arenax.agents.ppo import PPOConfig
-    from arenax.train_ppo import PPORun, train_ppo
-
-    if resume is not None:
-        run = PPORun.read(resume)
-        train_ppo(
-            run,
-            resume,
-            resume=True,
-            quiet=quiet,
-            tensorboard=tensorboard,
-            gif=gif,
-            evaluate=evaluate,
-        )
-        return
-    run = PPORun(
+    _launch(
+        "ppo",
+        resume,
+        out,
+        {"quiet": quiet, "tensorboard": tensorboard, "gif": gif, "evaluate": evaluate},
         role=role,
         opponent=opponent,
         steps=steps,
         seeds=seeds,
         seed=seed,
         game=parse_overrides(set_),
-        ppo=parse_typed_overrides(PPOConfig(), ppo, "PPOConfig"),
+        config=_config_overrides("ppo", config),
         shaping=shaping,
         eval_episodes=eval_episodes,
         checkpoint_every=checkpoint_every,
         env=env,
     )
-    run.config()  # validate the PPO settings before creating a folder
-    train_ppo(
-        run, new_run_dir(out), quiet=quiet, tensorboard=tensorboard, gif=gif, evaluate=evaluate
+
+
+@train_app.command("es")
+@friendly_errors
+def es_command(
+    env: EnvOption = "car_tag",
+    role: RoleOption = "pursuer",
+    opponent: OpponentOption = "straight_flee",
+    steps: StepsOption = 10_000_000,
+    seeds: SeedsOption = 1,
+    seed: SeedOption = 0,
+    config: ConfigOption = None,
+    shaping: ShapingOption = 0.0,
+    eval_episodes: EvalOption = 256,
+    checkpoint_every: CheckpointOption = 10,
+    out: OutOption = None,
+    resume: ResumeOption = None,
+    set_: SetOption = None,
+    tensorboard: TensorboardOption = False,
+    gif: GifOption = True,
+    evaluate: EvaluateOption = True,
+    quiet: QuietOption = False,
+) -> None:
+    """Evolve one role's policy network with evosax (OpenAI-ES by default; -c strategy=snes,
+    sep_cma_es or cma_es) against a fixed opponent; the population plays in one batched
+    rollout per generation. Steps count every simulated step of the population."""
+    _launch(
+        "es",
+        resume,
+        out,
+        {"quiet": quiet, "tensorboard": tensorboard, "gif": gif, "evaluate": evaluate},
+        role=role,
+        opponent=opponent,
+        steps=steps,
+        seeds=seeds,
+        seed=seed,
+        game=parse_overrides(set_),
+        config=_config_overrides("es", config),
+        shaping=shaping,
+        eval_episodes=eval_episodes,
+        checkpoint_every=checkpoint_every,
+        env=env,
     )

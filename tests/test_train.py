@@ -13,7 +13,7 @@ from arenax.agents.ppo import PPOConfig
 from arenax.cli import app
 from arenax.metrics_log import MetricsLog, metric_rows, read_metrics
 from arenax.overrides import parse_typed_overrides
-from arenax.train_ppo import PPORun, train_ppo
+from arenax.train_run import TrainRun, train
 from arenax.training_loop import ChunkPlan
 
 FAST = {"xla_backend_optimization_level": 0}
@@ -76,21 +76,21 @@ def _params_of(run_dir):
 
 
 def test_resumed_run_matches_uninterrupted_run(tmp_path):
-    run = PPORun(
+    run = TrainRun(
         role="pursuer",
         opponent="straight_flee",
         steps=8 * 16 * 4,  # 4 updates = 2 chunks
         seeds=2,
         game={"horizon": 30},
-        ppo=TINY_PPO,
+        config=TINY_PPO,
         checkpoint_every=1,
     )
     whole, split = tmp_path / "whole", tmp_path / "split"
-    train_ppo(run, whole, quiet=True, evaluate=False, compiler_options=FAST)
-    train_ppo(run, split, quiet=True, evaluate=False, max_chunks=1, compiler_options=FAST)
+    train(run, whole, quiet=True, evaluate=False, compiler_options=FAST)
+    train(run, split, quiet=True, evaluate=False, max_chunks=1, compiler_options=FAST)
     assert not (split / "agents").exists()
     assert len(read_metrics(split / "metrics.jsonl")) == 2 * 2  # 2 updates x 2 seeds
-    train_ppo(run, split, resume=True, quiet=True, evaluate=False, compiler_options=FAST)
+    train(run, split, resume=True, quiet=True, evaluate=False, compiler_options=FAST)
     for a, b in zip(_params_of(whole), _params_of(split), strict=True):
         np.testing.assert_array_equal(a, b)
     assert read_metrics(whole / "metrics.jsonl") == read_metrics(split / "metrics.jsonl")
@@ -107,8 +107,8 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path):
         (["--role", "referee"], "unknown role 'referee'"),
         (["--opponent", "teleport"], "unknown evader 'teleport'"),
         (["--role", "evader", "--opponent", "jink"], "unknown pursuer 'jink'"),
-        (["--ppo", "num_envz=3"], "unknown field 'num_envz'"),
-        (["--ppo", "num_envs=0"], "num_envs must be >= 1"),
+        (["-c", "num_envz=3"], "unknown field 'num_envz'"),
+        (["--config", "num_envs=0"], "num_envs must be >= 1"),
         (["--env", "atari"], "car_tag only"),
         (["--set", "horizon=abc"], "not a number"),
         (["--resume", "nowhere"], "not a train run folder"),
@@ -120,3 +120,42 @@ def test_train_ppo_cli_rejects_bad_input(tmp_path, args, message):
     )
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-c", "strategy=pso"], "strategy"),
+        (["-c", "network.hidden_size=3"], "unknown field 'hidden_size'"),
+        (["-c", "population_size=many"], "not a valid int"),
+    ],
+)
+def test_train_es_cli_rejects_bad_input(tmp_path, args, message):
+    result = CliRunner().invoke(app, ["train", "es", "--out", str(tmp_path / "run"), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_es_run_trains_and_exports(tmp_path):
+    run = TrainRun(
+        learner="es",
+        role="evader",
+        opponent="pure_pursuit",
+        steps=8 * 2 * 30 * 4,  # 4 generations of 8 members x 2 episodes x 30 steps
+        seeds=2,
+        game={"horizon": 30},
+        config={
+            "population_size": 8,
+            "episodes_per_member": 2,
+            "generations_per_chunk": 2,
+            "network.hidden_sizes": (8,),
+        },
+    )
+    train(run, tmp_path, quiet=True, evaluate=False, compiler_options=FAST)
+    rows = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["generation"] for r in rows] == [1, 1, 2, 2, 3, 3, 4, 4]
+    from arenax.agents.ppo import load_policy
+
+    policy = load_policy(tmp_path / "agents" / "seed_0")
+    assert policy.role == "evader"

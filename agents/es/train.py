@@ -127,6 +127,14 @@ class ESTrainer:
         """
         return self._jit_init(key)
 
+    def init_pure(self, key: jax.Array) -> ESState:
+        """`init` without its own `jit`, for tracing inside a caller's top-level `jit`."""
+        return self._init(key)
+
+    def run_updates(self, state: ESState, num_updates: int) -> tuple[ESState, Metrics]:
+        """`run_generations` under the host loop's name (`arenax.training_loop`)."""
+        return self.run_generations(state, num_updates)
+
     def _init(self, key: jax.Array) -> ESState:
         k_net, k_es, k_run = jax.random.split(raw_key(key), 3)
         params = init_params(self.network, self.config.network, k_net, self.obs_size)

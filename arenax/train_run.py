@@ -1,10 +1,10 @@
-"""`arenax train ppo`: one Car Tag role against a fixed opponent, K seeds, into a run folder.
+"""`arenax train ppo|es`: one Car Tag role against a fixed opponent, K seeds, into a run folder.
 
 Run folder::
 
     run.json              what was asked (replayed by --resume)
-    metrics.jsonl         one row per PPO update and seed
-    checkpoints/<update>  orbax checkpoints of the whole (seed-batched) train state
+    metrics.jsonl         one row per PPO update (ES generation) and seed
+    checkpoints/<n>       orbax checkpoints of the whole (seed-batched) train state
     agents/seed_<k>/      exported policies (load with `arenax.agents.ppo.load_policy`,
                           or pass the folder as another run's --opponent)
     evaluation.json       scores vs the opponent and every hand-written strategy
@@ -39,65 +39,67 @@ from arenax.training_loop import ChunkPlan, SeedBatch, run_chunks
 RUN_FILE = "run.json"
 
 
+LEARNERS = ("ppo", "es")
+
+
 @dataclass(frozen=True)
-class PPORun:
-    """What `arenax train ppo` was asked to do (stored as `run.json`).
+class TrainRun:
+    """What `arenax train ppo|es` was asked to do (stored as `run.json`).
 
     Attributes:
+        learner: "ppo" or "es".
         role: the learner's role, "pursuer" or "evader".
         opponent: a hand-written strategy name or a saved agent folder.
-        steps: env-step budget per seed.
+        steps: env-step budget per seed (ES: generations = steps / steps per generation).
         seeds: K seeds trained side by side in one vmapped program.
         seed: master PRNG seed.
         game: Car Tag parameter overrides.
-        ppo: `PPOConfig` field overrides.
+        config: `PPOConfig` (ppo) or `ESConfig` (es) field overrides.
         shaping: weight of the distance shaping reward (0: the game's reward only).
         eval_episodes: episodes per evaluation match.
         checkpoint_every: chunks between checkpoints.
         env: the environment ("car_tag").
     """
 
+    learner: str = "ppo"
     role: str = "pursuer"
     opponent: str = "straight_flee"
     steps: int = 1_000_000
     seeds: int = 1
     seed: int = 0
     game: dict[str, Any] = field(default_factory=dict)
-    ppo: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
     shaping: float = 0.0
     eval_episodes: int = 256
     checkpoint_every: int = 10
     env: str = "car_tag"
 
     def __post_init__(self) -> None:
+        if self.learner not in LEARNERS:
+            raise ValueError(f"unknown learner {self.learner!r}; choose {', '.join(LEARNERS)}")
         if self.env != "car_tag":
-            raise ValueError(f"train ppo supports --env car_tag only (got {self.env!r})")
+            raise ValueError(f"train {self.learner} supports --env car_tag only (got {self.env!r})")
         other_role(self.role)
         for name in ("steps", "seeds", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
 
-    def config(self) -> Any:
-        from arenax.agents.ppo import PPOConfig
-
-        return PPOConfig(**{**self.ppo, "total_timesteps": int(self.steps)})
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def read(cls, run_dir: Path) -> PPORun:
+    def read(cls, run_dir: Path) -> TrainRun:
         path = Path(run_dir) / RUN_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir} is not a train run folder (no {RUN_FILE})")
         data = json.loads(path.read_text())
-        if data.pop("learner", "ppo") != "ppo":
-            raise ValueError(f"{run_dir} is not a PPO run")
+        if data.get("learner") not in LEARNERS:
+            raise ValueError(f"{run_dir} is not a PPO or ES run")
         return cls(**data)
 
 
-def train_ppo(
-    run: PPORun,
+def train(
+    run: TrainRun,
     out: Path,
     resume: bool = False,
     quiet: bool = False,
@@ -114,54 +116,64 @@ def train_ppo(
     and the render (the agents are still exported). `max_chunks` stops after that
     many chunks (the run can then be resumed): a time box for long jobs.
     """
-    from arenax.agents.ppo import CheckpointManager, make_train, save_agent
-    from arenax.agents.ppo.export import export_agent, to_policy
+    from arenax.agents.ppo import CheckpointManager, save_agent, to_policy
     from arenax.envs import make
+    from arenax.learner_setup import setup_learner
 
     console = Console(quiet=quiet)
     env, params = make(run.env, **run.game)
     opponent = resolve_policy(other_role(run.role), run.opponent)
-    config = run.config()
-    trainer = make_train(
-        config, learner_env(env, run.role, opponent, run.shaping), params, compiler_options
-    )
-    learner = SeedBatch(trainer, run.seeds)
+    view = learner_env(env, run.role, opponent, run.shaping)
+    setup = setup_learner(run.learner, run.config, run.steps, view, params, compiler_options)
+    learner = SeedBatch(setup.trainer, run.seeds)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / RUN_FILE, {"learner": "ppo", **run.to_dict()})
+    write_json(out / RUN_FILE, run.to_dict())
     key = jax.random.PRNGKey(run.seed)
-    log = MetricsLog(out / "metrics.jsonl", "update", out / "tensorboard" if tensorboard else None)
+    metrics_file = out / "metrics.jsonl"
+    log = MetricsLog(metrics_file, setup.index_key, out / "tensorboard" if tensorboard else None)
     with CheckpointManager(out / "checkpoints") as checkpoints:
         start = checkpoints.latest_step() if resume else None
         if start is None:
-            if (out / "metrics.jsonl").exists() and not resume:
-                (out / "metrics.jsonl").unlink()
+            metrics_file.unlink(missing_ok=True)
             state, start = learner.init(key), 0
         else:
             state = checkpoints.restore(learner.abstract_state(key))
             log.truncate(start)
-            console.print(f"resuming {out} from update {start}")
+            console.print(f"resuming {out} from {setup.index_key} {start}")
         plan = ChunkPlan(
-            total=config.num_updates,
-            per_chunk=config.updates_per_chunk,
-            steps_per_iteration=config.batch_size,
+            total=setup.total,
+            per_chunk=setup.per_chunk,
+            steps_per_iteration=setup.steps_per_iteration,
+            index_key=setup.index_key,
             checkpoint_every=run.checkpoint_every,
-            show={"return": "episode_return", "capture": "info/captured"},
+            show=setup.show,
         )
-        if max_chunks is not None:
-            plan = dataclasses.replace(
-                plan, total=min(plan.total, start + max_chunks * plan.per_chunk)
-            )
-        state = run_chunks(learner, state, plan, log, checkpoints, start, run.seeds, quiet)
+        end = (
+            setup.total
+            if max_chunks is None
+            else min(setup.total, start + max_chunks * setup.per_chunk)
+        )
+        state = run_chunks(
+            learner,
+            state,
+            dataclasses.replace(plan, total=end),
+            log,
+            checkpoints,
+            start,
+            run.seeds,
+            quiet,
+        )
     log.close()
-    if int(np.max(np.asarray(state.update))) < config.num_updates:
-        console.print(f"stopped early at update {int(np.max(state.update))}; --resume to go on")
+    if end < setup.total:
+        console.print(f"stopped at {setup.index_key} {end} of {setup.total}; --resume to go on")
         return {}
 
     policies = []
     for k in range(run.seeds):
-        agent = export_agent(trainer, state, index=k)
-        save_agent(out / "agents" / f"seed_{k}", agent, name=f"ppo_seed{k}", role=run.role)
-        policies.append(to_policy(agent, name=f"ppo_seed{k}", role=run.role))
+        name = f"{run.learner}_seed{k}"
+        agent = setup.export(state, k)
+        save_agent(out / "agents" / f"seed_{k}", agent, name=name, role=run.role)
+        policies.append(to_policy(agent, name=name, role=run.role))
     if not evaluate:
         return {}
     return finish_run(env, params, run.role, policies, opponent, out, run, gif, console)
