@@ -1,0 +1,241 @@
+"""Can PPO beat the best human-designed Car Tag strategy against the strongest opponent,
+within a fixed wall-clock budget on this machine? And how fast does it train?
+
+For each role (pursuer, then evader):
+
+1. The strongest hand-written opponent is the `lookahead` strategy of the other role
+   (lowest column / row mean in the `arenax demo` table). Every hand-written
+   strategy of the role plays it (`--eval-episodes` episodes, common keys); the best
+   of them is the reference score, measured in this run.
+2. PPO trains against that opponent for `--budget-s` seconds of wall-clock,
+   compile included, with distance shaping (`--shaping`; the score reported is
+   always the game's own). Every `--eval-every-s` seconds of training the current
+   policy (deterministic actions) is scored on held-out episodes; evaluation time
+   is not counted in the training clock.
+3. The final policy is scored on `--eval-episodes` episodes; the target is met when
+   its mean exceeds the reference.
+
+Throughput: env-steps/s of PPO training against the lookahead opponent (the
+opponent's planning dominates the cost) and against the cheap `straight_flee` /
+`pure_pursuit` opponents (the learner's own cost).
+
+Writes `benchmarks/results/train_cartag.json` and `train_cartag.png` (score vs
+training wall-clock, both roles, reference lines).
+
+    python benchmarks/train_cartag.py                 # ~12-14 min on 2 CPU cores
+    python benchmarks/train_cartag.py --quick         # a ~3 min smoke run (targets not expected)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from arenax.agent_evaluation import AgentEvaluator, mean_ci95
+from arenax.agents.car_tag import EVADERS, PURSUERS
+from arenax.agents.ppo import PPOConfig, make_train
+from arenax.agents.ppo.export import export_agent
+from arenax.car_tag_training import learner_env, other_role
+from arenax.envs import make
+from arenax.plots import new_figure, save_figure
+from arenax.tournament import tournament
+
+RESULTS = Path(__file__).parent / "results"
+STRONGEST = {"pursuer": "lookahead", "evader": "lookahead"}  # strongest opponent per role
+CHEAP = {"pursuer": "straight_flee", "evader": "pure_pursuit"}  # for learner throughput
+
+
+def ppo_config(args: argparse.Namespace) -> PPOConfig:
+    return PPOConfig(
+        num_envs=args.num_envs,
+        num_steps=args.num_steps,
+        total_timesteps=args.max_steps,
+        updates_per_chunk=args.updates_per_chunk,
+        update_epochs=4,
+        num_minibatches=4,
+        hidden_sizes=(64, 64),
+        lr=args.lr,
+        gamma=0.99,
+        ent_coef=0.0,
+        anneal_lr=False,
+    )
+
+
+def reference(env, params, role: str, opponent, episodes: int, key) -> dict:
+    """Every hand-written strategy of `role` against `opponent`; the best is the reference."""
+    mine = list((PURSUERS if role == "pursuer" else EVADERS).values())
+    result = tournament(
+        env, params, mine, [opponent], key, episodes, row_role=role, col_role=other_role(role)
+    )
+    scores = {
+        n: (float(m[0]), float(c[0]))
+        for n, m, c in zip(result.row_names, result.mean, result.ci95, strict=True)
+    }
+    best = max(scores, key=lambda n: scores[n][0])
+    return {"scores": scores, "best": best, "best_score": scores[best][0]}
+
+
+def train_role(args, env, params, role: str, key) -> dict:
+    """PPO for `role` against the strongest opponent under a wall-clock budget."""
+    opponent = (EVADERS if role == "pursuer" else PURSUERS)[STRONGEST[role]]
+    config = ppo_config(args)
+    trainer = make_train(config, learner_env(env, role, opponent, args.shaping), params)
+    k_init, k_eval, k_ref, k_final = jax.random.split(key, 4)
+    ref = reference(env, params, role, opponent, args.eval_episodes, k_ref)
+    print(f"[{role}] reference: best hand-written {ref['best']} scores {ref['best_score']:.3f}")
+
+    evaluator = None
+    curve = []
+    train_clock, steps = 0.0, 0
+    next_eval = args.eval_every_s
+    t = time.perf_counter()
+    state = trainer.init(k_init)
+    while train_clock < args.budget_s:
+        state, metrics = trainer.train_chunk(state)
+        jax.block_until_ready(state)
+        now = time.perf_counter()
+        train_clock += now - t
+        steps = int(metrics["env_steps"][-1])
+        if train_clock >= next_eval or train_clock >= args.budget_s:
+            agent = export_agent(trainer, state)
+            if evaluator is None:
+                evaluator = AgentEvaluator(env, params, role, opponent, agent, args.curve_episodes)
+            mean, ci = mean_ci95(evaluator(agent.params, agent.obs_norm, k_eval))
+            curve.append(
+                {"train_s": round(train_clock, 1), "env_steps": steps, "score": mean, "ci95": ci}
+            )
+            print(
+                f"[{role}] {train_clock:6.1f}s {steps:>9,} steps  score {mean:.3f} ±{ci:.3f}",
+                flush=True,
+            )
+            next_eval += args.eval_every_s
+        t = time.perf_counter()
+    agent = export_agent(trainer, state)
+    final_eval = AgentEvaluator(env, params, role, opponent, agent, args.eval_episodes)
+    mean, ci = mean_ci95(final_eval(agent.params, agent.obs_norm, k_final))
+    met = mean > ref["best_score"]
+    verdict = "MET" if met else "not met"
+    print(f"[{role}] final {mean:.3f} ±{ci:.3f} vs reference {ref['best_score']:.3f}: {verdict}")
+    return {
+        "opponent": STRONGEST[role],
+        "reference": ref,
+        "train_wall_clock_s": round(train_clock, 1),
+        "env_steps": steps,
+        "steps_per_s_incl_compile": round(steps / train_clock),
+        "curve": curve,
+        "final_score": mean,
+        "final_ci95": ci,
+        "target_met": bool(met),
+    }
+
+
+def learner_throughput(args, env, params, role: str, key) -> dict:
+    """Env-steps/s of PPO against the cheap opponent, compile excluded (one warm-up chunk)."""
+    opponent = (EVADERS if role == "pursuer" else PURSUERS)[CHEAP[role]]
+    trainer = make_train(ppo_config(args), learner_env(env, role, opponent, args.shaping), params)
+    state = trainer.init(key)
+    state, _ = trainer.train_chunk(state)
+    jax.block_until_ready(state)
+    t = time.perf_counter()
+    chunks = 3
+    for _ in range(chunks):
+        state, _ = trainer.train_chunk(state)
+    jax.block_until_ready(state)
+    seconds = time.perf_counter() - t
+    rate = chunks * args.updates_per_chunk * args.num_envs * args.num_steps / seconds
+    return {"opponent": CHEAP[role], "steps_per_s": round(rate)}
+
+
+def plot(results: dict, path: Path) -> None:
+    fig, ax = new_figure((6.5, 4.0))
+    for role, color in (("pursuer", "tab:blue"), ("evader", "tab:orange")):
+        r = results["roles"].get(role)
+        if not r or not r["curve"]:
+            continue
+        x = [p["train_s"] for p in r["curve"]]
+        y = np.array([p["score"] for p in r["curve"]])
+        c = np.array([p["ci95"] for p in r["curve"]])
+        ax.plot(x, y, color=color, lw=1.8, marker="o", ms=3, label=f"PPO {role} vs lookahead")
+        ax.fill_between(x, y - c, y + c, color=color, alpha=0.2, lw=0)
+        ref = r["reference"]
+        ax.axhline(
+            ref["best_score"],
+            color=color,
+            ls="--",
+            lw=1,
+            label=f"best hand-written {role} ({ref['best']})",
+        )
+    ax.set_xlabel("training wall-clock, s (compile included)")
+    ax.set_ylabel("score against the lookahead opponent")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(f"PPO on Car Tag, {results['device']}", fontsize=9)
+    save_figure(fig, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="short smoke run")
+    parser.add_argument("--roles", default="pursuer,evader")
+    parser.add_argument(
+        "--budget-s", type=float, default=300.0, help="training wall-clock per role"
+    )
+    parser.add_argument("--eval-every-s", type=float, default=60.0)
+    parser.add_argument("--eval-episodes", type=int, default=1024)
+    parser.add_argument("--curve-episodes", type=int, default=256)
+    parser.add_argument("--num-envs", type=int, default=64)
+    parser.add_argument("--num-steps", type=int, default=64)
+    parser.add_argument("--updates-per-chunk", type=int, default=5)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--shaping", type=float, default=1.0)
+    parser.add_argument("--max-steps", type=int, default=10**9)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "train_cartag.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.budget_s, args.eval_every_s, args.eval_episodes, args.curve_episodes = (
+            40.0,
+            20.0,
+            128,
+            64,
+        )
+
+    env, params = make("car_tag")
+    device = f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}"
+    results = {
+        "device": device,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "jax": jax.__version__,
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "ppo_config": ppo_config(args).to_dict(),
+        "roles": {},
+        "learner_throughput": {},
+    }
+    key = jax.random.PRNGKey(args.seed)
+    t0 = time.perf_counter()
+    for role in [r.strip() for r in args.roles.split(",") if r.strip()]:
+        key, k_train, k_rate = jax.random.split(key, 3)
+        results["roles"][role] = train_role(args, env, params, role, k_train)
+        results["learner_throughput"][role] = learner_throughput(args, env, params, role, k_rate)
+        rate = results["learner_throughput"][role]["steps_per_s"]
+        print(f"[{role}] learner throughput vs {CHEAP[role]}: {rate:,} steps/s")
+    results["total_wall_clock_s"] = round(time.perf_counter() - t0, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    plot(results, args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
