@@ -189,3 +189,84 @@ def es_command(
         checkpoint_every=checkpoint_every,
         env=env,
     )
+
+
+@train_app.command("selfplay")
+@friendly_errors
+def selfplay_command(
+    steps: Annotated[
+        int, typer.Option(min=1, help="Env-step budget per seed, both roles counted.")
+    ] = 4_000_000,
+    seeds: SeedsOption = 1,
+    seed: SeedOption = 0,
+    config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="PPOConfig override KEY=VALUE shared by both roles, repeatable.",
+        ),
+    ] = None,
+    pool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pool",
+            help="Self-play override KEY=VALUE, repeatable: pool_capacity, snapshot_every, "
+            "latest_prob, updates_per_iteration, iterations_per_chunk.",
+        ),
+    ] = None,
+    shaping: ShapingOption = 0.0,
+    eval_episodes: EvalOption = 256,
+    exploit_steps: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Env steps of the PPO best response trained against each final "
+            "policy (0: skip the exploitability figures).",
+        ),
+    ] = 500_000,
+    checkpoint_every: CheckpointOption = 10,
+    out: OutOption = None,
+    resume: ResumeOption = None,
+    set_: SetOption = None,
+    tensorboard: TensorboardOption = False,
+    gif: GifOption = True,
+    evaluate: EvaluateOption = True,
+    quiet: QuietOption = False,
+) -> None:
+    """Both roles learn with PPO, each against a pool of the other's past snapshots
+    (fictitious self-play); then scores vs every hand-written strategy and exploitability
+    (the score a freshly trained PPO best response reaches against each final policy)."""
+    from arenax.agents.ppo import PPOConfig
+    from arenax.agents.selfplay import SelfPlayConfig
+    from arenax.train_selfplay import SelfPlayRun, train_selfplay
+
+    flags = {"quiet": quiet, "tensorboard": tensorboard, "gif": gif, "evaluate": evaluate}
+    if resume is not None:
+        train_selfplay(SelfPlayRun.read(resume), resume, resume=True, **flags)
+        return
+    allowed = (
+        "pool_capacity",
+        "snapshot_every",
+        "latest_prob",
+        "updates_per_iteration",
+        "iterations_per_chunk",
+    )
+    pool_overrides = parse_typed_overrides(SelfPlayConfig(), pool, "self-play")
+    for key in pool_overrides:
+        if key not in allowed:
+            raise ValueError(f"--pool {key} is not a pool setting; choose {', '.join(allowed)}")
+    run = SelfPlayRun(
+        steps=steps,
+        seeds=seeds,
+        seed=seed,
+        game=parse_overrides(set_),
+        ppo=parse_typed_overrides(PPOConfig(), config, "PPOConfig"),
+        selfplay=pool_overrides,
+        shaping=shaping,
+        eval_episodes=eval_episodes,
+        exploit_steps=exploit_steps,
+        checkpoint_every=checkpoint_every,
+    )
+    run.config()  # validate before creating a run folder
+    train_selfplay(run, new_run_dir(out), **flags)

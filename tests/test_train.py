@@ -159,3 +159,46 @@ def test_es_run_trains_and_exports(tmp_path):
 
     policy = load_policy(tmp_path / "agents" / "seed_0")
     assert policy.role == "evader"
+
+
+def test_selfplay_run_exports_both_roles_and_resumes(tmp_path):
+    from arenax.train_selfplay import SelfPlayRun, train_selfplay
+
+    run = SelfPlayRun(
+        steps=2 * 8 * 16 * 4,  # 4 iterations (each: one update per role)
+        seeds=2,
+        game={"horizon": 30},
+        ppo={k: v for k, v in TINY_PPO.items() if k != "updates_per_chunk"},
+        selfplay={"iterations_per_chunk": 2, "pool_capacity": 3},
+        exploit_steps=0,
+        checkpoint_every=1,
+    )
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    train_selfplay(run, whole, quiet=True, evaluate=False, compiler_options=FAST)
+    train_selfplay(run, split, quiet=True, evaluate=False, max_chunks=1, compiler_options=FAST)
+    train_selfplay(run, split, resume=True, quiet=True, evaluate=False, compiler_options=FAST)
+    rows = read_metrics(whole / "metrics.jsonl")
+    assert [r["iteration"] for r in rows] == [1, 1, 2, 2, 3, 3, 4, 4]
+    assert rows == read_metrics(split / "metrics.jsonl")
+    from arenax.agents.ppo import load_agent, load_policy
+
+    for role in ("pursuer", "evader"):
+        assert load_policy(whole / "agents" / "seed_1" / role).role == role
+        a, _ = load_agent(whole / "agents" / "seed_1" / role)
+        b, _ = load_agent(split / "agents" / "seed_1" / role)
+        for x, y in zip(
+            jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params), strict=True
+        ):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_train_selfplay_cli_rejects_bad_input(tmp_path):
+    result = CliRunner().invoke(
+        app, ["train", "selfplay", "--out", str(tmp_path / "r"), "--pool", "shaping=2"]
+    )
+    assert result.exit_code == 2 and "not a pool setting" in result.output
+    result = CliRunner().invoke(
+        app, ["train", "selfplay", "--out", str(tmp_path / "r"), "--pool", "pool_capacity=0"]
+    )
+    assert result.exit_code == 2 and "pool_capacity" in result.output
+    assert not (tmp_path / "r").exists()

@@ -76,9 +76,10 @@ def raw_key(key: jax.Array) -> jax.Array:
 
 
 def as_arrays(tree: Any) -> Any:
-    """Every leaf as a JAX array (Python numbers become 0-d float32/int32 arrays), so
-    the tree can live in a train state, be traced and be checkpointed."""
-    return jax.tree_util.tree_map(jnp.asarray, tree)
+    """Every leaf as a strongly typed JAX array (Python numbers become 0-d float32/int32
+    arrays), so the tree can live in a train state, be traced and be checkpointed; an
+    orbax-restored state then has the same types and reuses the compiled chunk."""
+    return jax.tree_util.tree_map(lambda x: jnp.array(x, dtype=jnp.asarray(x).dtype), tree)
 
 
 def _mean_where(x: jax.Array, mask: jax.Array, count: jax.Array) -> jax.Array:
