@@ -89,26 +89,6 @@ class SelfPlayRun:
         return cls(**data)
 
 
-class _Learner:
-    """The self-play trainer under the names `SeedBatch` expects."""
-
-    def __init__(self, trainer: Any):
-        self.trainer = trainer
-        self.compiler_options = trainer.compiler_options
-
-    def init(self, key: jax.Array) -> Any:
-        return self.trainer.init(key)
-
-    def init_pure(self, key: jax.Array) -> Any:
-        return self.trainer._init(key)
-
-    def run_updates(self, state: Any, n: int) -> tuple[Any, Any]:
-        return self.trainer.run_iterations(state, n)
-
-    def train_chunk(self, state: Any, n: int | None = None) -> tuple[Any, Any]:
-        return self.trainer.train_chunk(state, n)
-
-
 def train_selfplay(
     run: SelfPlayRun,
     out: Path,
@@ -130,7 +110,7 @@ def train_selfplay(
     env, params = make("car_tag", **run.game)
     config = run.config()
     trainer = make_selfplay(config, env, params, compiler_options)
-    learner = SeedBatch(_Learner(trainer), run.seeds)
+    learner = SeedBatch(trainer, run.seeds)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / RUN_FILE, {"learner": "selfplay", **dataclasses.asdict(run)})
     key = jax.random.PRNGKey(run.seed)
