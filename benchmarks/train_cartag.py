@@ -65,6 +65,8 @@ def ppo_config(args: argparse.Namespace) -> PPOConfig:
         gamma=0.99,
         ent_coef=0.0,
         anneal_lr=False,
+        continuous=args.continuous,
+        vf_clip_eps=args.vf_clip_eps,
     )
 
 
@@ -198,6 +200,8 @@ def main() -> None:
     parser.add_argument("--updates-per-chunk", type=int, default=5)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--shaping", type=float, default=1.0)
+    parser.add_argument("--continuous", choices=("clipped", "tanh"), default="clipped")
+    parser.add_argument("--vf-clip-eps", type=float, default=0.2)
     parser.add_argument("--max-steps", type=int, default=10**9)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "train_cartag.json")
