@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +236,15 @@ class RecordingProposer:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+
+    @property
+    def chat(self) -> Callable[..., tuple[str, Usage]]:
+        """The inner proposer's `chat` (for an FM judge), not recorded: only proposals are.
+
+        Raises AttributeError when the inner proposer has none, so
+        `getattr(recorder, "chat", None)` tells whether a chat endpoint exists.
+        """
+        return self.inner.chat  # type: ignore[attr-defined]
 
     def propose(self, request: ProposalRequest) -> Proposal:
         """`inner.propose(request)`, recorded; a `ProposerError` is recorded and re-raised."""

@@ -549,6 +549,11 @@ def test_recording_replays_identically(server, tmp_path):
     }
     assert lines[2]["request"]["error"] == "ShapeError"
     assert lines[0]["proposal"]["usage"]["prompt_tokens"] == 11
+    # The judge's chat goes through unrecorded; a replay has no chat endpoint.
+    server.script(ok("NO: same idea"))
+    assert recorder.chat([{"role": "user", "content": "new?"}])[0] == "NO: same idea"
+    assert len(path.read_text().splitlines()) == 3
+    assert getattr(RecordingProposer(replay, tmp_path / "r.jsonl"), "chat", None) is None
 
 
 def test_make_proposer(server, tmp_path, monkeypatch):
