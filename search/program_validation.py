@@ -210,7 +210,7 @@ def validate_policy(
         compile_time_limit_s: if tracing plus compiling took longer, raise
             CompileTimeoutError (measured afterwards; a sandbox worker enforces it
             while it runs by killing the worker).
-        num_observations: test observations (half real starts, half drawn).
+        num_observations: test episodes of two steps each (2 * num_observations draws).
         on_phase: called with "trace", "compile" and "test" as each phase starts.
 
     Raises:
