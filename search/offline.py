@@ -27,8 +27,10 @@ Everything is deterministic given the generator's `seed` and `request.seed`.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -95,32 +97,46 @@ def program_name(genome: Genome) -> str:
     return "_".join(["gen", *parts, digest])
 
 
-# Source features of hand-written-like programs, and the block each suggests:
-# (role, words that must all appear, slot, kind).
-_FEATURES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
-    ("pursuer", ("shortest_path",), "steer", "dubins"),
-    ("pursuer", ("los_rate",), "steer", "pronav"),
-    ("pursuer", ("fori_loop", "opp_vel"), "aim", "intercept_dubins"),
-    ("pursuer", ("lax.scan",), "lookahead", "plans"),
-    ("pursuer", ("turning circle",), "escape", "circle"),
-    ("evader", ("sidestep",), "sidestep", "swerve"),
-    ("evader", ("jax.random",), "jink", "random"),
-    ("evader", ("wall",), "walls", "repel"),
-    ("evader", ("centre",), "centre", "pull"),
-    ("evader", ("orbit",), "orbit", "tangent"),
-    ("evader", ("lax.scan",), "lookahead", "directions"),
+# Code features of hand-written-like programs and the block each suggests:
+# (role, alternatives (each a group of words that must all appear), slot, kind).
+_FEATURES: tuple[tuple[str, tuple[tuple[str, ...], ...], str, str], ...] = (
+    ("pursuer", (("shortest_path",),), "steer", "dubins"),
+    ("pursuer", (("los",), ("navigation",)), "steer", "pronav"),
+    ("pursuer", (("fori_loop", "opp_vel"), ("intercept",)), "aim", "intercept_dubins"),
+    ("pursuer", (("scan",),), "lookahead", "plans"),
+    ("pursuer", (("trapped",), ("turning_circle",), ("to_centre",)), "escape", "circle"),
+    ("evader", (("sidestep",), ("swerve",), ("dodge",)), "sidestep", "swerve"),
+    ("evader", (("random",),), "jink", "random"),
+    ("evader", (("margin",), ("wall_gap",), ("wall_push",)), "walls", "repel"),
+    ("evader", (("centre",), ("center",)), "centre", "pull"),
+    ("evader", (("orbit",),), "orbit", "tangent"),
+    ("evader", (("scan",),), "lookahead", "directions"),
 )
+
+
+def code_words(source: str) -> set[str]:
+    """The identifiers of the source's code in lower case, whole and split at "_" (comments
+    and the module docstring left out: prose often names what a program does not do)."""
+    try:
+        tree = ast.parse(source)
+        if ast.get_docstring(tree) is not None:
+            tree.body = tree.body[1:]
+        text = ast.unparse(tree)
+    except (SyntaxError, ValueError):
+        text = source
+    names = set(re.findall(r"[a-z_][a-z0-9_]*", text.lower()))
+    return names | {part for name in names for part in name.split("_") if part}
 
 
 def infer_genome(source: str, role: str, rng: np.random.Generator) -> Genome:
     """A genome seeded from the blocks a foreign (hand-written or FM) program shows.
 
-    A keyword heuristic, not an analysis: e.g. a pursuer calling
+    A keyword heuristic on the code, not an analysis: e.g. a pursuer calling
     `dubins.shortest_path` gets the shortest-path steering law, one with a
-    `lax.scan` a look-ahead, an evader mentioning a sidestep the swerve. Slots
-    the source says nothing about keep their plainest kind (pursuit of the
-    current position with proportional steering; a straight flee); parameters
-    are drawn at random.
+    `lax.scan` a look-ahead (against a dodging evader if it mentions one), an
+    evader with a `sidestep` the swerve (played in its look-ahead too). Slots the
+    code says nothing about keep their plainest kind (proportional pursuit of
+    the current position; a straight flee); parameters are drawn at random.
     """
     if role == "pursuer":
         blocks = {
@@ -129,10 +145,16 @@ def infer_genome(source: str, role: str, rng: np.random.Generator) -> Genome:
         }
     else:
         blocks = {"flee": sample_block(role, "flee", rng, "away")}
-    lowered = source.lower()
-    for feature_role, words, slot, kind in _FEATURES:
-        if feature_role == role and all(w in lowered for w in words):
+    words = code_words(source)
+    for feature_role, alternatives, slot, kind in _FEATURES:
+        if feature_role == role and any(words.issuperset(group) for group in alternatives):
             blocks[slot] = sample_block(role, slot, rng, kind)
+    plan = blocks.get("lookahead")
+    if plan is not None and role == "pursuer" and words & {"dodge", "dodger", "sidestep"}:
+        plan["model"] = "constant+dodge"  # it plans against an evader that sidesteps
+    if plan is not None and role == "evader":
+        plan["reflex"] = "sidestep" in blocks  # its plans include the sidestep
+        plan["stand"] = "stand" in words
     return constrain({"role": role, "blocks": blocks}, rng)
 
 

@@ -217,15 +217,15 @@ def _lookahead(m: Module, block: dict, reflex: bool) -> list[str]:
                     sidestep(car, heading, evader, nose_side(car, heading, evader)),
                     direction,
                 )"""
-        run_doc = "Its sidestep reflex takes over when the car closes in. "
+        run_doc = "Its sidestep reflex takes over when the car closes in.\n            "
     else:
         run, run_doc = "run = direction", ""
     m.add(f'''
         def escape_score(obs, direction, car_model):
             """Survival (s) of running along `direction` for {steps} steps against `car_model`.
 
-            {run_doc}The capture time, or the horizon plus the car's remaining effort, minus a
-            wall penalty.
+            {run_doc}The capture time, or the horizon plus the car's remaining effort, minus
+            a wall penalty.
             """
 
             def step(carry, i):
@@ -331,7 +331,7 @@ def _sidestep(m: Module, block: dict, init: list[str], out: list[str]) -> list[s
         f" it sidesteps at {number(block['angle'])} degrees to the car's heading"
         f" ({number(block['close_angle'])} inside 0.5 m) on its own side of the nose"
     )
-    swerve = "sidestep(obs.opp_pos, obs.opp_heading, obs.own_pos, side)"
+    swerve = "    swerve = sidestep(obs.opp_pos, obs.opp_heading, obs.own_pos, side)"
     if block["kind"] == "committed":
         commit = m.const("COMMIT_TIME", block["commit"], "s a started sidestep is kept")
         init += ['"side": jnp.ones(())', '"commit": jnp.zeros(())']
@@ -341,11 +341,12 @@ def _sidestep(m: Module, block: dict, init: list[str], out: list[str]) -> list[s
             '    start = closing_now & (memory["commit"] <= 0.0)',
             '    side = jnp.where(start, side, memory["side"])',
             f'    commit = jnp.where(start, {commit}, jnp.maximum(memory["commit"] - obs.dt, 0.0))',
-            f"    direction = jnp.where(closing_now | (commit > 0.0), {swerve}, direction)",
+            swerve,
+            "    direction = jnp.where(closing_now | (commit > 0.0), swerve, direction)",
         ]
         words += f", and keeps a started sidestep for {number(block['commit'])} s (memory)."
     else:
-        lines.append(f"    direction = jnp.where(closing_now, {swerve}, direction)")
+        lines += [swerve, "    direction = jnp.where(closing_now, swerve, direction)"]
         words += "."
     m.sentences.append(words)
     return lines
@@ -378,7 +379,9 @@ def render_evader(genome: Genome) -> str:
     urges += extras
     m.sentences[-1] = ", ".join(m.sentences[-len(extras) - 1 :]) + "."
     del m.sentences[-len(extras) - 1 : -1]
-    lines = ["def act(obs, memory, key):", f"    direction = unit({' + '.join(urges)})"]
+    lines = ["def act(obs, memory, key):", f"    urge = {urges[0]}"]
+    lines += [f"    urge = urge + {term}" for term in urges[1:]]
+    lines.append("    direction = unit(urge)")
     if "regroup" in blocks:
         lines += _regroup(m, blocks["regroup"])
     if "jink" in blocks:

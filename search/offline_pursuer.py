@@ -70,9 +70,11 @@ def _aim(m: Module, block: dict, fn: str, prefix: str, wall: bool) -> None:
         return
     if kind == "lead":
         lead = m.const(f"{prefix}_LEAD_TIME", block["lead_time"], "s")
-        aim = f"dynamics.clamp_to_arena(evader + {lead} * velocity, obs.arena_half_size)"
         doc = f'"""Where the evader will be in {lead} s if it keeps its velocity."""'
-        m.add(f"{head}    {doc}\n    return {ret.format(aim)}")
+        aim = "dynamics.clamp_to_arena(aim, obs.arena_half_size)"
+        m.add(
+            f"{head}    {doc}\n    aim = evader + {lead} * velocity\n    return {ret.format(aim)}"
+        )
         return
     if kind == "lead_distance":
         factor = m.const(f"{prefix}_LEAD_FACTOR", block["factor"])
@@ -122,7 +124,8 @@ def _aim(m: Module, block: dict, fn: str, prefix: str, wall: bool) -> None:
                 return time
 
             t = jax.lax.fori_loop(0, {iterations}, refine, jnp.zeros(()))
-            aim = dynamics.clamp_to_arena(evader + v * jnp.clip(t, 0.0, {cap}), obs.arena_half_size)
+            aim = evader + v * jnp.clip(t, 0.0, {cap})
+            aim = dynamics.clamp_to_arena(aim, obs.arena_half_size)
             return {ret.format("aim")}
     ''')
 
@@ -165,7 +168,8 @@ def _steer(m: Module, block: dict, fn: str, aim_fn: str, prefix: str) -> None:
         behind = m.const(f"{prefix}_BEHIND", block["behind"], "rad: full lock beyond this bearing")
         m.add(f'''
             {head.rstrip()}
-                """Proportional navigation: turn rate = {nav} * LOS rate + {bias} * bearing."""
+                """Proportional navigation toward the aim point: turn rate = {nav} * line-of-sight
+                rate + {bias} * bearing; full lock beyond a bearing of {behind}."""
             {aim.rstrip()}
                 rel = aim - car
                 rel_vel = velocity - obs.pursuer_speed * dynamics.heading_vector(heading)
@@ -234,10 +238,10 @@ def _law(m: Module, blocks: dict) -> None:
         else:
             limit = m.const("SWITCH_ANGLE", switch["threshold"], "rad")
             lines.append(f"    switched = jnp.abs(bearing(car, heading, evader)) > {limit}")
-        lines.append(
-            "    steering = jnp.where("
-            "switched, secondary_steering(obs, car, heading, evader, velocity), steering)"
-        )
+        lines += [
+            "    secondary = secondary_steering(obs, car, heading, evader, velocity)",
+            "    steering = jnp.where(switched, secondary, steering)",
+        ]
     escape = blocks.get("escape")
     if escape is not None:
         radius = m.const("ESCAPE_RADIUS", escape["radius_factor"], "turning radii")
@@ -318,22 +322,22 @@ def _lookahead(m: Module, block: dict) -> None:
             )
             late = {steps} * obs.dt + {weight} * jnp.minimum(remaining, 20.0)
             return jnp.where(caught, when, late)"""
-        score_doc = (
-            f"the capture time if it catches the model, else the horizon plus {weight} times"
-            " the drive time still needed"
-        )
+        score_doc = f"Cost: the capture time, else the horizon plus {weight} x the drive time left."
         score_words = "the earliest capture (or the least drive time left)"
     else:
         score = f"""
             rel = evader - car
             final = jnp.sqrt(dynamics.dot2(rel, rel))
             return jnp.where(caught, when - {steps} * obs.dt, closest + {weight} * final)"""
-        score_doc = f"the closest approach plus {weight} times the final distance (captures first)"
+        score_doc = f"Cost: the closest approach plus {weight} x the final distance (captures win)."
         score_words = "the closest approach"
     m.add(f'''
         def plan_cost(obs, steer, hold, velocity, model):
-            """Cost of holding `steer` for `hold` steps, then the follow-up law, for {steps} steps
-            against the evader `model`: {score_doc}."""
+            """Cost of a plan against the evader `model` over {steps} steps (lower is better).
+
+            The plan holds `steer` for `hold` steps, then the follow-up law.
+            {score_doc}
+            """
 
             def step(carry, i):
                 car, heading, evader, caught, when, closest = carry
@@ -398,9 +402,9 @@ def render_pursuer(genome: Genome) -> str:
     m = Module()
     m.sentences.append(f"Generated pursuer: {_law_phrase(blocks, 'aim', 'steer')}.")
     if "switch" in blocks:
+        when = _SWITCH_WORDS[blocks["switch"]["kind"]](blocks["switch"])
         m.sentences.append(
-            f"{_SWITCH_WORDS[blocks['switch']['kind']](blocks['switch'])} it switches: it"
-            f" {_law_phrase(blocks, 'aim2', 'steer2')}."
+            f"{when[:1].upper()}{when[1:]} it switches: it {_law_phrase(blocks, 'aim2', 'steer2')}."
         )
     _geometry(m)
     if "wall" in blocks:

@@ -196,6 +196,10 @@ def test_foreign_parents_seed_a_genome_from_their_blocks():
     assert pn["steer"]["kind"] == "pronav" and "escape" in pn
     look = infer_genome(EVADERS["lookahead"].source, "evader", rng)["blocks"]
     assert {"lookahead", "sidestep", "walls", "centre"} <= set(look)
+    assert look["lookahead"]["reflex"]
+    plans = infer_genome(PURSUERS["lookahead"].source, "pursuer", rng)["blocks"]["lookahead"]
+    assert plans["model"] == "constant+dodge"
+    assert infer_genome(EVADERS["straight_flee"].source, "evader", rng)["blocks"].keys() == {"flee"}
     jink = infer_genome(EVADERS["jink"].source, "evader", rng)["blocks"]
     assert jink["jink"]["kind"] == "random"
     proposal = OfflineGenerator().propose(
