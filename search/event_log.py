@@ -20,6 +20,7 @@ class EventLog:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _truncate_torn_tail(self.path)
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
 
     def write(self, kind: str, **fields: Any) -> None:
@@ -50,6 +51,18 @@ def read_events(path: Path) -> list[dict[str, Any]]:
                 break
             raise ValueError(f"{path}:{number}: corrupt event line ({err})") from err
     return events
+
+
+def _truncate_torn_tail(path: Path) -> None:
+    """Cut an unterminated last line (a write killed midway) so appends start clean."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def _jsonable(value: Any) -> Any:

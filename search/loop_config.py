@@ -28,8 +28,10 @@ class LoopConfig:
         repair_rounds: how often a failing program goes back to the proposer with its error.
         selection: parent selection rule ("uniform" or "score_children").
         novelty_space: compare candidates by code "embedding", rollout "behaviour" or "both".
-        novelty_threshold: kNN distance above which a candidate counts as novel.
-        novelty_k: neighbours in the kNN novelty score.
+        novelty_threshold: kNN distance above which a candidate counts as novel (the
+            distances of `novelty.py`: about 0.2 for "both", 0.4 for "embedding", 0.03 for
+            "behaviour" separate variants of one idea from different ideas).
+        novelty_k: neighbours in the kNN novelty score (1: QDSP's nearest-neighbour rule).
         embedder: "hashed" (offline), "openai:MODEL" or "st:MODEL".
         judge: also ask the FM whether a candidate the metric calls novel is interestingly new.
         seed_strategies: seed both archives with the hand-written strategies.
@@ -47,8 +49,8 @@ class LoopConfig:
     repair_rounds: int = 1
     selection: str = "score_children"
     novelty_space: str = "both"
-    novelty_threshold: float = 0.1
-    novelty_k: int = 3
+    novelty_threshold: float = 0.2
+    novelty_k: int = 1
     embedder: str = "hashed"
     judge: bool = False
     seed_strategies: bool = True

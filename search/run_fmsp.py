@@ -1,0 +1,149 @@
+"""One FMSP job end to end: run folder, proposer, sandbox, loop, progress bar, report.
+
+Used by `arenax fmsp` and `arenax demo`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from arenax.reporting import score_table
+from arenax.runs import new_run_dir, write_json
+from arenax.search.embedders import make_embedder
+from arenax.search.fm import make_proposer
+from arenax.search.fm_replay import RecordingProposer
+from arenax.search.loop_config import LoopConfig
+from arenax.search.loops import FMSPLoop
+from arenax.search.novelty import FMJudge
+from arenax.search.report import write_report
+from arenax.search.sandbox import Sandbox
+
+
+def resume_config(out: Path, iterations: int | None) -> tuple[LoopConfig, str]:
+    """The config and FM spec saved in run folder `out` (iterations replaced if given)."""
+    path = out / "config.json"
+    if not path.exists():
+        raise ValueError(f"--resume: {out} has no config.json; is it an `arenax fmsp` run folder?")
+    saved = json.loads(path.read_text())
+    config = LoopConfig.from_dict(saved["loop"])
+    if iterations is not None:
+        config = LoopConfig.from_dict({**config.to_dict(), "iterations": iterations})
+    return config, saved["fm"]
+
+
+def run_fmsp(
+    config: LoopConfig,
+    fm: str = "offline",
+    out: Path | None = None,
+    resume: bool = False,
+    report: bool = True,
+    gifs: bool = True,
+    quiet: bool = False,
+    console: Console | None = None,
+) -> tuple[Path, dict[str, Any] | None]:
+    """Run (or resume) an FMSP search; returns the run folder and the report summary.
+
+    Args:
+        config: the loop's configuration (ignored on resume: the folder's own is used,
+            except `iterations`).
+        fm: "offline", "openai:MODEL" or "replay:FILE".
+        out: run folder (default runs/<timestamp>); must exist when resuming.
+    """
+    console = console or Console(quiet=quiet)
+    if resume:
+        if out is None or not Path(out).exists():
+            raise ValueError(f"--resume needs an existing run folder, got {out}")
+        out = Path(out)
+        config, fm = resume_config(out, config.iterations)
+    proposer = make_proposer(fm, seed=config.seed)  # a bad spec fails before any folder exists
+    if not resume:
+        out = new_run_dir(out)
+        if (out / "events.jsonl").exists():
+            raise ValueError(f"{out} already holds an FMSP run; use --resume or another --out")
+        write_json(out / "config.json", {"loop": config.to_dict(), "fm": fm})
+
+    if fm.startswith("openai:"):
+        proposer = RecordingProposer(proposer, out / "fm_responses.jsonl")
+    judge = None
+    if config.judge:
+        chat = getattr(proposer, "chat", None)
+        if chat is None:
+            raise ValueError(f"judge=true needs an FM with a chat endpoint; {fm!r} has none")
+        judge_fm = FMJudge(chat)
+        judge = lambda program, neighbours: judge_fm.judge(
+            f"{program.description}\n{program.source}",
+            [f"{n.description}\n{n.source}" for n in neighbours],
+        )
+
+    started = time.perf_counter()
+    with Sandbox(
+        env_overrides=config.env_overrides,
+        num_workers=config.num_workers,
+        num_episodes=config.num_episodes,
+        seed=config.seed,
+        compilation_cache_dir=str(out / "xla_cache"),
+    ) as sandbox:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} it"),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+        ) as progress:
+            task = progress.add_task(config.algo, total=config.iterations, status="seeding")
+
+            def show(row: dict[str, Any]) -> None:
+                progress.update(
+                    task,
+                    completed=max(row["iteration"] - 1, 0),
+                    status=(
+                        f"archives P{row['pursuer_size']}/E{row['evader_size']} "
+                        f"best P{row['pursuer_best']:.2f}/E{row['evader_best']:.2f} "
+                        f"programs {row['programs_evaluated']} "
+                        f"tokens {row['prompt_tokens'] + row['completion_tokens']}"
+                    ),
+                )
+
+            loop = FMSPLoop(
+                config, out, proposer, sandbox, make_embedder(config.embedder), judge, show
+            )
+            try:
+                loop.run(config.iterations)
+            finally:
+                loop.close()
+            progress.update(task, completed=config.iterations)
+        console.print(f"search: {time.perf_counter() - started:.1f} s, run folder {out}")
+        summary = None
+        if report:
+            summary, result = write_report(out, sandbox, gifs=gifs)
+            console.print(
+                score_table(result, title="Final archives: best discovered and hand-written")
+            )
+    return out, summary
+
+
+def report_run(out: Path, gifs: bool = True, console: Console | None = None) -> dict[str, Any]:
+    """Regenerate the report of run folder `out` (`arenax fmsp report`)."""
+    console = console or Console()
+    out = Path(out)
+    config, _ = resume_config(out, None)
+    with Sandbox(
+        env_overrides=config.env_overrides,
+        num_workers=config.num_workers,
+        num_episodes=config.num_episodes,
+        seed=config.seed,
+        compilation_cache_dir=str(out / "xla_cache"),
+    ) as sandbox:
+        summary, result = write_report(out, sandbox, gifs=gifs)
+    console.print(score_table(result, title="Final archives: best discovered and hand-written"))
+    for path in summary["files"]:
+        console.print(f"  wrote {path}")
+    return summary

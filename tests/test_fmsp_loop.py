@@ -1,0 +1,195 @@
+"""End-to-end FMSP: a tiny QDSP run with the offline generator, resume after an
+interruption, vFMSP's one-policy archives, the report, and the CLI's errors.
+
+One sandbox (one worker, short episodes in a small arena) is shared by every test,
+so the hand-written seeds compile once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from arenax.cli import app
+from arenax.search.archive import Archive
+from arenax.search.embedders import make_embedder
+from arenax.search.event_log import read_events
+from arenax.search.loop_config import LoopConfig
+from arenax.search.loops import ROLES, FMSPLoop
+from arenax.search.offline import OfflineGenerator
+from arenax.search.program import strategy_programs
+from arenax.search.proposal import Proposal, ProposalRequest
+from arenax.search.report import write_report
+from arenax.search.sandbox import Sandbox
+
+ENV = {"horizon": 60, "arena_half_size": 2.5, "min_start_distance": 1.0, "max_start_distance": 3.0}
+EPISODES = 4
+
+
+def tiny_config(**changes) -> LoopConfig:
+    fields = dict(
+        algo="qdsp",
+        iterations=1,
+        candidates_per_role=2,
+        num_episodes=EPISODES,
+        max_opponents=4,
+        env_overrides=ENV,
+        seed=3,
+    )
+    return LoopConfig(**{**fields, **changes})
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(env_overrides=ENV, num_workers=1, num_episodes=EPISODES, seed=3) as box:
+        yield box
+
+
+def run_loop(config: LoopConfig, out: Path, sandbox: Sandbox, proposer=None, iterations=None):
+    loop = FMSPLoop(
+        config,
+        out,
+        proposer or OfflineGenerator(seed=config.seed),
+        sandbox,
+        make_embedder("hashed"),
+    )
+    try:
+        loop.run(iterations or config.iterations)
+    finally:
+        loop.close()
+    return loop
+
+
+@pytest.fixture(scope="module")
+def qdsp_run(sandbox, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("qdsp")
+    run_loop(tiny_config(), out, sandbox)
+    return out
+
+
+def archives(out: Path) -> dict[str, Archive]:
+    return {role: Archive(out / "archives" / f"{role}.jsonl", role) for role in ROLES}
+
+
+def test_qdsp_seeds_with_hand_written_strategies_and_grows(qdsp_run):
+    for role, archive in archives(qdsp_run).items():
+        seed_names = {p.name for p in strategy_programs(role)}
+        seeds = [e for e in archive.entries() if e.generation == 0]
+        assert {e.name for e in seeds} == seed_names
+        assert all(e.status == "accepted" for e in seeds)
+        generated = [e for e in archive.entries() if e.generation == 1]
+        assert len(generated) >= 2  # both candidates recorded, accepted or not
+        for entry in generated:
+            assert entry.reason
+            if entry.quality is not None:
+                assert 0.0 <= entry.quality <= 1.0
+                assert len(entry.per_opponent) == min(4, len(seed_names))
+                assert entry.embedding is not None and entry.behaviour is not None
+
+
+def test_metrics_track_qd_score_and_sizes(qdsp_run):
+    ends = [e for e in read_events(qdsp_run / "events.jsonl") if e["event"] == "iteration_end"]
+    assert [e["iteration"] for e in ends] == [0, 1]
+    for role, archive in archives(qdsp_run).items():
+        members = archive.members()
+        assert ends[-1][f"{role}_size"] == len(members)
+        assert ends[-1][f"{role}_qd_score"] == pytest.approx(sum(m.quality for m in members))
+        assert ends[-1][f"{role}_best"] == pytest.approx(max(m.quality for m in members))
+    assert ends[-1]["programs_evaluated"] >= 4
+    assert ends[-1]["proposed"] == 4
+
+
+def test_resume_after_interruption_keeps_every_accepted_entry(qdsp_run, sandbox, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(qdsp_run, out)
+    before = {role: a.entries() for role, a in archives(out).items()}
+
+    class DiesMidIteration:
+        """The offline generator, until the process 'dies' on its third proposal."""
+
+        name = "offline"
+
+        def __init__(self) -> None:
+            self.inner = OfflineGenerator(seed=3)
+            self.calls = 0
+
+        def propose(self, request: ProposalRequest) -> Proposal:
+            self.calls += 1
+            if self.calls == 3:
+                raise KeyboardInterrupt
+            return self.inner.propose(request)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(tiny_config(), out, sandbox, DiesMidIteration(), iterations=2)
+    with (out / "events.jsonl").open("a") as f:
+        f.write('{"event": "evaluated", "iter')  # a write torn by the kill
+    with (out / "archives" / "pursuer.jsonl").open("a") as f:
+        f.write('{"type": "entry", "id": "torn')
+
+    run_loop(tiny_config(), out, sandbox, iterations=2)
+
+    after = archives(out)
+    for role, entries in before.items():
+        ids = {e.id for e in after[role].entries()}
+        assert {e.id for e in entries if e.status == "accepted"} <= ids
+        generation_2 = [e for e in after[role].entries() if e.generation == 2]
+        assert generation_2, f"iteration 2 added nothing to the {role} archive"
+    ends = [
+        e["iteration"] for e in read_events(out / "events.jsonl") if e["event"] == "iteration_end"
+    ]
+    assert ends == [0, 1, 2]
+
+
+def test_vfmsp_keeps_one_policy_per_role_and_alternates(sandbox, tmp_path):
+    run_loop(tiny_config(algo="vfmsp", iterations=2, candidates_per_role=1), tmp_path, sandbox)
+    for archive in archives(tmp_path).values():
+        assert len(archive.members()) == 1
+        best_seed = max(
+            (e for e in archive.entries() if e.generation == 0), key=lambda e: e.quality
+        )
+        assert archive.members()[0].quality >= best_seed.quality
+    evaluated = [e for e in read_events(tmp_path / "events.jsonl") if e["event"] == "evaluated"]
+    assert [e["role"] for e in evaluated if e["repair_round"] == 0] == ["pursuer", "evader"]
+
+
+def test_report_writes_metrics_plots_and_crossplay(qdsp_run, sandbox, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(qdsp_run, out)
+    summary, result = write_report(out, sandbox, limit=7, gifs=False)
+    for name in ("metrics.csv", "progress.png", "report.json", "archive_pursuer.json"):
+        assert (out / name).stat().st_size > 0
+    assert (out / "crossplay").is_dir() and any((out / "crossplay").iterdir())
+    lines = (out / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("iteration,pursuer_size") and len(lines) == 3
+    assert len(result.row_names) == min(7, len(archives(out)["pursuer"].members()))
+    assert np.allclose(result.returns + result.col_returns, 1.0, atol=1e-4)  # zero-sum
+    assert json.loads((out / "report.json").read_text())["files"] == summary["files"]
+
+
+runner = CliRunner()
+
+
+def test_cli_rejects_bad_algo_before_starting_anything(tmp_path):
+    result = runner.invoke(app, ["fmsp", "--algo", "mapelites", "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0
+    assert "algo 'mapelites' is not one of" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_rejects_bad_fm_and_unknown_config_key(tmp_path):
+    result = runner.invoke(app, ["fmsp", "--fm", "gpt5", "--out", str(tmp_path / "a")])
+    assert result.exit_code != 0 and "gpt5" in result.output
+    result = runner.invoke(app, ["fmsp", "-c", "temperature=2", "--out", str(tmp_path / "b")])
+    assert result.exit_code != 0 and "temperature" in result.output
+
+
+def test_cli_resume_needs_a_run_folder(tmp_path):
+    result = runner.invoke(app, ["fmsp", "--resume", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "config.json" in result.output
+    result = runner.invoke(app, ["fmsp", "report", str(tmp_path / "missing")])
+    assert result.exit_code != 0
