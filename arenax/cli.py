@@ -41,12 +41,29 @@ def demo(
             "(e.g. --set horizon=50 for a quick run); see `arenax cartag info`.",
         ),
     ] = None,
+    fmsp_iterations: Annotated[
+        int, typer.Option(min=0, help="QDSP iterations after the tournament (0: skip).")
+    ] = 2,
+    fmsp_candidates: Annotated[
+        int, typer.Option(min=1, help="QDSP programs per role per iteration.")
+    ] = 2,
+    fmsp_episodes: Annotated[int, typer.Option(min=1, help="QDSP episodes per program pair.")] = 16,
 ) -> None:
     """The main job: tournament of every human-designed Car Tag strategy, with a table,
-    score matrix (JSON/CSV), heatmap PNG and a GIF of the most interesting match."""
+    score matrix (JSON/CSV), heatmap PNG and a GIF of the most interesting match; then a
+    short QDSP search (offline generator) and the table of the best discovered policies
+    against the hand-written ones."""
     from arenax.demo import run_demo
 
-    run_demo(out=out, episodes=episodes, seed=seed, overrides=parse_overrides(set_))
+    run_demo(
+        out=out,
+        episodes=episodes,
+        seed=seed,
+        overrides=parse_overrides(set_),
+        fmsp_iterations=fmsp_iterations,
+        fmsp_candidates=fmsp_candidates,
+        fmsp_episodes=fmsp_episodes,
+    )
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,8 +1,11 @@
-"""The main job, `arenax demo`: a Car Tag tournament of every human-designed strategy.
+"""The main job, `arenax demo`: a Car Tag tournament of every human-designed strategy,
+then a short QDSP search seeded with them.
 
 Writes into a run folder: the score matrix (JSON, CSV), a heatmap PNG, and a
 trajectory PNG and GIF of the most interesting match (the strongest pursuer
-against the strongest evader).
+against the strongest evader); then, in `fmsp/`, a QDSP run with the offline
+program generator (archives, event log, metrics, plots, cross-play of the best
+discovered programs against the hand-written ones, GIFs of the best match-ups).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ def run_demo(
     seed: int = 0,
     overrides: dict | None = None,
     console: Console | None = None,
+    fmsp_iterations: int = 2,
+    fmsp_candidates: int = 2,
+    fmsp_episodes: int = 16,
 ) -> Path:
     """Run the demo and return the run folder.
 
@@ -36,6 +42,9 @@ def run_demo(
         episodes: episodes per match.
         seed: PRNG seed; the same seed gives the same tables.
         overrides: Car Tag parameter overrides (e.g. `{"horizon": 50}` for a quick run).
+        fmsp_iterations: QDSP iterations after the tournament (0 skips the search).
+        fmsp_candidates: programs proposed per role per iteration.
+        fmsp_episodes: episodes per program pair in the search.
     """
     console = console or Console()
     env, params = make("car_tag", **(overrides or {}))
@@ -91,4 +100,45 @@ def run_demo(
     paths += render_match(env, params, pursuers[best_row], evaders[best_col], key_render, run_dir)
     for path in paths:
         console.print(f"  wrote {path}")
+    if fmsp_iterations > 0:
+        run_short_qdsp(
+            run_dir / "fmsp",
+            fmsp_iterations,
+            fmsp_candidates,
+            fmsp_episodes,
+            seed,
+            overrides,
+            console,
+        )
     return run_dir
+
+
+def run_short_qdsp(
+    out: Path,
+    iterations: int,
+    candidates: int,
+    episodes: int,
+    seed: int,
+    overrides: dict | None,
+    console: Console,
+) -> None:
+    """QDSP with the offline generator, seeded with the hand-written strategies."""
+    from arenax.search.loop_config import LoopConfig
+    from arenax.search.run_fmsp import run_fmsp
+
+    config = LoopConfig(
+        algo="qdsp",
+        iterations=iterations,
+        candidates_per_role=candidates,
+        num_episodes=episodes,
+        max_opponents=16,
+        num_workers=2,
+        env_overrides=dict(overrides or {}),
+        seed=seed,
+    )
+    console.print(
+        f"\n[bold]QDSP[/] with the offline program generator: {iterations} iterations x "
+        f"{candidates} programs per role, {episodes} episodes per pair, scored in sandbox "
+        "workers (`arenax fmsp` runs longer searches, or with an FM)"
+    )
+    run_fmsp(config, fm="offline", out=out, console=console, report_limit=8)

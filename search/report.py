@@ -168,6 +168,52 @@ def best_matchups(
     return unique
 
 
+def champions(
+    result: TournamentResult, pursuers: Sequence[ArchiveEntry], evaders: Sequence[ArchiveEntry]
+) -> dict[str, dict[str, Any]]:
+    """Per role, the best generated and the best hand-written program, each scored by
+    its mean against the hand-written programs of the other role (same episodes)."""
+    mean = result.mean  # (P, E) pursuer score
+    hand_p = [i for i, p in enumerate(pursuers) if p.generation == 0]
+    hand_e = [j for j, e in enumerate(evaders) if e.generation == 0]
+    scores = {
+        "pursuer": mean[:, hand_e].mean(axis=1),
+        "evader": (1.0 - mean[hand_p, :]).mean(axis=0),
+    }
+    out = {}
+    for role, entries in (("pursuer", pursuers), ("evader", evaders)):
+        names = display_names(entries)
+        best: dict[str, Any] = {}
+        for kind, generated in (("generated", True), ("hand_written", False)):
+            picks = [i for i, e in enumerate(entries) if (e.generation > 0) == generated]
+            if picks:
+                i = max(picks, key=lambda k: scores[role][k])
+                best[kind] = {
+                    "name": names[i],
+                    "id": entries[i].id,
+                    "score": float(scores[role][i]),
+                }
+        out[role] = best
+    return out
+
+
+def champion_lines(champs: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per role: best discovered vs best hand-written, against hand-written foes."""
+    lines = []
+    for role, best in champs.items():
+        hand = best.get("hand_written")
+        gen = best.get("generated")
+        if hand is None or gen is None:
+            continue
+        verdict = "beats" if gen["score"] > hand["score"] else "does not beat"
+        lines.append(
+            f"best discovered {role} {gen['name']} ({gen['score']:.3f}) {verdict} the best "
+            f"hand-written {role} {hand['name']} ({hand['score']:.3f}), both scored against "
+            "the hand-written opponents"
+        )
+    return lines
+
+
 def write_report(
     out: Path, sandbox: Sandbox, limit: int = 12, gifs: bool = True
 ) -> tuple[dict[str, Any], TournamentResult]:
@@ -195,7 +241,11 @@ def write_report(
     paths += write_tournament_outputs(
         result, cross_dir, title="Final archives: pursuer score (1 - evader survival)"
     )
-    summary: dict[str, Any] = {"crossplay": result.to_dict(), "matchups": []}
+    summary: dict[str, Any] = {
+        "crossplay": result.to_dict(),
+        "champions": champions(result, pursuers, evaders),
+        "matchups": [],
+    }
     if gifs:
         env_overrides = dict(sandbox.env_overrides or {})
         _, params = make("car_tag", **env_overrides)

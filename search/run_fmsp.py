@@ -5,6 +5,7 @@ Used by `arenax fmsp` and `arenax demo`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -21,8 +22,9 @@ from arenax.search.fm_replay import RecordingProposer
 from arenax.search.loop_config import LoopConfig
 from arenax.search.loops import FMSPLoop
 from arenax.search.novelty import FMJudge
-from arenax.search.report import write_report
+from arenax.search.report import champion_lines, write_report
 from arenax.search.sandbox import Sandbox
+from arenax.search.worker_protocol import plain_overrides
 
 
 def resume_config(out: Path, iterations: int | None) -> tuple[LoopConfig, str]:
@@ -37,6 +39,33 @@ def resume_config(out: Path, iterations: int | None) -> tuple[LoopConfig, str]:
     return config, saved["fm"]
 
 
+def open_sandbox(config: LoopConfig, out: Path, sandbox: Sandbox | None):
+    """A context giving `sandbox` (checked against `config`) or a new one for the run."""
+    if sandbox is None:
+        return Sandbox(
+            env_overrides=config.env_overrides,
+            num_workers=config.num_workers,
+            num_episodes=config.num_episodes,
+            seed=config.seed,
+            compilation_cache_dir=str(out / "xla_cache"),
+        )
+    check_sandbox(config, sandbox)
+    return contextlib.nullcontext(sandbox)
+
+
+def check_sandbox(config: LoopConfig, sandbox: Sandbox | None) -> None:
+    """Raise ValueError if a given sandbox does not score the way `config` says."""
+    if sandbox is None:
+        return
+    given = (sandbox.num_episodes, sandbox.seed, sandbox.env_overrides)
+    wanted = (config.num_episodes, config.seed, plain_overrides(config.env_overrides))
+    if given != wanted:
+        raise ValueError(
+            f"the sandbox scores (episodes, seed, env overrides) = {given}, "
+            f"but the config asks for {wanted}"
+        )
+
+
 def run_fmsp(
     config: LoopConfig,
     fm: str = "offline",
@@ -46,6 +75,8 @@ def run_fmsp(
     gifs: bool = True,
     quiet: bool = False,
     console: Console | None = None,
+    report_limit: int = 12,
+    sandbox: Sandbox | None = None,
 ) -> tuple[Path, dict[str, Any] | None]:
     """Run (or resume) an FMSP search; returns the run folder and the report summary.
 
@@ -54,6 +85,12 @@ def run_fmsp(
             except `iterations`).
         fm: "offline", "openai:MODEL" or "replay:FILE".
         out: run folder (default runs/<timestamp>); must exist when resuming.
+        report: write the report (plots, cross-play, GIFs) at the end.
+        gifs: include GIFs of the best match-ups in the report.
+        quiet: no progress bar or tables.
+        report_limit: members per role in the final cross-play (best first, seeds always).
+        sandbox: an open sandbox to use (its episodes, seed and Car Tag overrides must
+            be the config's); by default one is started for this run and closed after.
     """
     console = console or Console(quiet=quiet)
     if resume:
@@ -61,6 +98,7 @@ def run_fmsp(
             raise ValueError(f"--resume needs an existing run folder, got {out}")
         out = Path(out)
         config, fm = resume_config(out, config.iterations)
+    check_sandbox(config, sandbox)
     proposer = make_proposer(fm, seed=config.seed)  # a bad spec fails before any folder exists
     if not resume:
         out = new_run_dir(out)
@@ -82,13 +120,7 @@ def run_fmsp(
         )
 
     started = time.perf_counter()
-    with Sandbox(
-        env_overrides=config.env_overrides,
-        num_workers=config.num_workers,
-        num_episodes=config.num_episodes,
-        seed=config.seed,
-        compilation_cache_dir=str(out / "xla_cache"),
-    ) as sandbox:
+    with open_sandbox(config, out, sandbox) as sandbox:
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -123,10 +155,12 @@ def run_fmsp(
         console.print(f"search: {time.perf_counter() - started:.1f} s, run folder {out}")
         summary = None
         if report:
-            summary, result = write_report(out, sandbox, gifs=gifs)
+            summary, result = write_report(out, sandbox, limit=report_limit, gifs=gifs)
             console.print(
                 score_table(result, title="Final archives: best discovered and hand-written")
             )
+            for line in champion_lines(summary["champions"]):
+                console.print(line)
     return out, summary
 
 
@@ -144,6 +178,8 @@ def report_run(out: Path, gifs: bool = True, console: Console | None = None) -> 
     ) as sandbox:
         summary, result = write_report(out, sandbox, gifs=gifs)
     console.print(score_table(result, title="Final archives: best discovered and hand-written"))
+    for line in champion_lines(summary["champions"]):
+        console.print(line)
     for path in summary["files"]:
         console.print(f"  wrote {path}")
     return summary

@@ -21,7 +21,7 @@ def invoke(*args: str):
 
 def test_demo_tiny_budget_writes_outputs(tmp_path):
     out = tmp_path / "demo"
-    result = invoke("demo", "--episodes", "2", "--out", str(out), *TINY)
+    result = invoke("demo", "--episodes", "2", "--out", str(out), *TINY, "--fmsp-iterations", "0")
     assert result.exit_code == 0, result.output
     scores = json.loads((out / "scores.json").read_text())
     assert scores["episodes"] == 2
@@ -31,6 +31,23 @@ def test_demo_tiny_budget_writes_outputs(tmp_path):
         assert (out / name).stat().st_size > 0
     assert len(list(out.glob("*.gif"))) == 1
     assert "most interesting match" in result.output
+    assert not (out / "fmsp").exists()
+
+
+@pytest.mark.slow
+def test_demo_with_its_short_qdsp_search(tmp_path):
+    out = tmp_path / "demo"
+    fmsp = ["--fmsp-iterations", "1", "--fmsp-candidates", "1", "--fmsp-episodes", "2"]
+    result = invoke("demo", "--episodes", "2", "--out", str(out), *TINY, *fmsp)
+    assert result.exit_code == 0, result.output
+    search = out / "fmsp"
+    rows = (search / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3  # header, seeding, one iteration
+    report = json.loads((search / "report.json").read_text())
+    assert set(report["champions"]) == {"pursuer", "evader"}
+    assert len(list(search.glob("*.gif"))) >= 1
+    assert (search / "crossplay" / "scores.png").stat().st_size > 0
+    assert "best discovered pursuer" in result.output
 
 
 def test_tournament_subset(tmp_path):

@@ -25,6 +25,7 @@ from arenax.search.offline import OfflineGenerator
 from arenax.search.program import strategy_programs
 from arenax.search.proposal import Proposal, ProposalRequest
 from arenax.search.report import write_report
+from arenax.search.run_fmsp import run_fmsp
 from arenax.search.sandbox import Sandbox
 
 ENV = {"horizon": 60, "arena_half_size": 2.5, "min_start_distance": 1.0, "max_start_distance": 3.0}
@@ -193,3 +194,24 @@ def test_cli_resume_needs_a_run_folder(tmp_path):
     assert result.exit_code != 0 and "config.json" in result.output
     result = runner.invoke(app, ["fmsp", "report", str(tmp_path / "missing")])
     assert result.exit_code != 0
+
+
+def test_run_fmsp_writes_a_full_run_folder_with_report_and_gifs(sandbox, tmp_path):
+    out, summary = run_fmsp(
+        tiny_config(candidates_per_role=1),
+        out=tmp_path / "run",
+        quiet=True,
+        report_limit=7,
+        sandbox=sandbox,
+    )
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["fm"] == "offline" and saved["loop"]["algo"] == "qdsp"
+    for name in ("metrics.csv", "progress.png", "report.json", "events.jsonl"):
+        assert (out / name).stat().st_size > 0
+    assert len(list(out.glob("*.gif"))) >= 1
+    assert set(summary["champions"]) == {"pursuer", "evader"}
+    with pytest.raises(ValueError, match="config asks for"):
+        run_fmsp(tiny_config(num_episodes=9), out=tmp_path / "other", sandbox=sandbox)
+    assert not (tmp_path / "other").exists()
+    with pytest.raises(ValueError, match="already holds an FMSP run"):
+        run_fmsp(tiny_config(), out=out, sandbox=sandbox)
