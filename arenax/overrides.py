@@ -64,7 +64,10 @@ def _typed(default: Any, raw: str, context: str) -> Any:
         if isinstance(default, float):
             return float(raw)
         if isinstance(default, tuple):
-            return tuple(int(x) for x in raw.split(",") if x.strip())
+            items = [x.strip() for x in raw.split(",") if x.strip()]
+            if default and not isinstance(default[0], str):
+                return tuple(int(x) for x in items)
+            return tuple(items)  # names, e.g. seed_names=pure_pursuit,jink
     except ValueError:
         kind = type(default).__name__
         raise ValueError(f"bad {context}: {raw!r} is not a valid {kind}") from None

@@ -16,11 +16,17 @@ with the hand-written strategies), then one held-out cross-play tournament:
   best pursuer and best evader each score higher than the best hand-written
   strategy of their role;
 - scoring speed inside the loop: check, compile and run seconds per evaluated
-  program, from the runs' event logs (the controlled 32 opponents x 64 episodes
-  measurement is `benchmarks/scoring_speed.py`).
+  program, from the runs' event logs;
+- scoring speed at the target's size (`--part speed`): one worker scores new
+  generated candidates against 32 opponents (hand-written ones under distinct
+  ids, or generated ones) x 64 episodes at the default horizon, through the
+  whole sandbox path; the breakdown is check (static checks, loading and the
+  validation compile), compile (the match) and run. `benchmarks/scoring_speed.py`
+  measures the in-worker scorer alone, against a single-jit reference.
 
-    python benchmarks/fmsp.py             # ~35 min on 2 CPU cores
-    python benchmarks/fmsp.py --quick     # a smoke run with tiny shapes, ~3 min
+    python benchmarks/fmsp.py                  # ~45 min on 2 CPU cores
+    python benchmarks/fmsp.py --part speed     # only the scoring speed, ~4 min
+    python benchmarks/fmsp.py --quick          # a smoke run with tiny shapes, ~3 min
 
 Writes `benchmarks/results/fmsp.json` and `benchmarks/results/fmsp.png`.
 """
@@ -45,7 +51,8 @@ from arenax.search.event_log import read_events
 from arenax.search.loop_config import LoopConfig
 from arenax.search.loops import ROLES, FMSPLoop
 from arenax.search.offline import OfflineGenerator
-from arenax.search.program import strategy_programs
+from arenax.search.program import Program, strategy_programs
+from arenax.search.proposal import ProposalRequest
 from arenax.search.report import crossplay, iteration_rows
 from arenax.search.sandbox import Sandbox
 
@@ -64,6 +71,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-opponents", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--algos", default=",".join(ALGOS))
+    parser.add_argument("--speed-opponents", type=int, default=32)
+    parser.add_argument("--speed-episodes", type=int, default=64)
+    parser.add_argument("--speed-candidates", type=int, default=5, help="after the first")
+    parser.add_argument(
+        "--part", choices=("all", "quality", "speed"), default="all", help="what to measure"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny shapes, one seed")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -72,6 +85,7 @@ def parse_args() -> argparse.Namespace:
         args.seeds, args.iterations, args.candidates = 1, 1, 1
         args.episodes, args.held_out_episodes, args.max_opponents = 4, 4, 4
         args.env = {"horizon": 60}
+        args.speed_opponents, args.speed_episodes, args.speed_candidates = 4, 4, 1
     return args
 
 
@@ -218,46 +232,126 @@ def timing_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def speed_opponents(role: str, kind: str, count: int) -> list[Program]:
+    """`count` distinct opponent programs of `role`: hand-written ones (the look-ahead
+    planner left out) under distinct ids, or programs written by the offline generator."""
+    if kind == "hand-written":
+        base = [p for p in strategy_programs(role) if p.name != "lookahead"]
+        return [
+            Program(
+                name=f"{p.name}_{k}",
+                role=role,
+                source=f"{p.source}\n# copy {k}\n",
+                description=p.description,
+            )
+            for k, p in ((k, base[k % len(base)]) for k in range(count))
+        ]
+    generator = OfflineGenerator(seed=7)
+    programs = []
+    for k in range(count):
+        proposal = generator.propose(ProposalRequest(role=role, mode="novel", seed=10_000 + k))
+        programs.append(Program(proposal.name, role, proposal.source, proposal.description))
+    return programs
+
+
+def scoring_speed(args: argparse.Namespace) -> dict[str, Any]:
+    """One worker scores new generated candidates against 32 opponents x 64 episodes at
+    the default horizon, through the whole sandbox path (static checks, validation
+    compile, match compile, rollouts, IPC). The first candidate of a scenario also
+    compiles the opponents; the figures that matter are the later candidates'."""
+    scenarios = []
+    generator = OfflineGenerator(seed=11)
+    with Sandbox(
+        env_overrides=args.env, num_workers=1, num_episodes=args.speed_episodes, seed=0
+    ) as sandbox:
+        horizon = int(sandbox.params.horizon)
+        sandbox.wait_ready()
+        for role in ROLES:
+            other = "evader" if role == "pursuer" else "pursuer"
+            for kind in ("hand-written", "generated"):
+                opponents = speed_opponents(other, kind, args.speed_opponents)
+                rows = []
+                for k in range(args.speed_candidates + 1):
+                    request = ProposalRequest(role=role, mode="novel", seed=20_000 + k)
+                    proposal = generator.propose(request)
+                    candidate = Program(proposal.name, role, proposal.source, proposal.description)
+                    evaluation = sandbox.evaluate(candidate, opponents)
+                    if not evaluation.ok:
+                        raise RuntimeError(
+                            f"{candidate.name}: {evaluation.error_kind}: {evaluation.error_message}"
+                        )
+                    t = evaluation.timings
+                    rows.append(
+                        {
+                            "candidate": candidate.name,
+                            "first": k == 0,
+                            **{key: t.get(key) for key in ("check_s", "compile_s", "run_s")},
+                            "total_s": t["total_s"],
+                            "quality": evaluation.quality,
+                        }
+                    )
+                    print(
+                        f"{role} vs {len(opponents)} {kind} {other}s, {candidate.name}: "
+                        f"check {t['check_s']:.2f} s, compile {t['compile_s']:.2f} s, "
+                        f"run {t['run_s']:.2f} s, total {t['total_s']:.2f} s"
+                        + (" (first: opponents compiled too)" if k == 0 else ""),
+                        flush=True,
+                    )
+                later = np.array([r["total_s"] for r in rows[1:]])
+                scenarios.append(
+                    {
+                        "role": role,
+                        "opponents": kind,
+                        "candidates": rows,
+                        "median_total_s": float(np.median(later)),
+                        "max_total_s": float(later.max()),
+                    }
+                )
+    return {
+        "opponents": args.speed_opponents,
+        "episodes": args.speed_episodes,
+        "horizon": horizon,
+        "target_s": 3.0,
+        "scenarios": scenarios,
+    }
+
+
 def plot(records: list[dict[str, Any]], held: dict[str, Any], algos: list[str], path: Path):
-    fig, _ = new_figure((11.0, 3.8))
+    """QD-score over the search per run; held-out scores per role as sorted bars."""
+    fig, _ = new_figure((13.0, 4.2))
     fig.clf()
-    ax_curve, ax_held = fig.subplots(1, 2)
+    ax_curve, *ax_held = fig.subplots(1, 3)
     colours = dict(zip(ALGOS, ("tab:blue", "tab:orange", "tab:green", "tab:gray"), strict=True))
     for algo in algos:
         for n, record in enumerate(r for r in records if r["algo"] == algo):
-            proposals = [
-                c["iteration"] * (1 if algo == "vfmsp" else 2) * 0.5 for c in record["curve"]
-            ]
+            rounds = [c["iteration"] / (2 if algo == "vfmsp" else 1) for c in record["curve"]]
             total = [c["pursuer_qd_score"] + c["evader_qd_score"] for c in record["curve"]]
-            ax_curve.plot(proposals, total, color=colours[algo], label=algo if n == 0 else None)
-    ax_curve.set(
-        xlabel="proposal rounds per role",
-        ylabel="QD-score (both roles)",
-        title="QD-score over the search",
-    )
+            ax_curve.plot(rounds, total, color=colours[algo], label=algo if n == 0 else None)
+    ax_curve.set(xlabel="proposal rounds per role", ylabel="QD-score (both roles)")
+    ax_curve.set_title("QD-score over the search (one line per seed)", fontsize=9)
     ax_curve.grid(alpha=0.3)
     ax_curve.legend(fontsize=8)
-    width = 0.38
-    for k, role in enumerate(ROLES):
-        rows = held["scores"][role]
-        x = np.arange(len(rows)) + (k - 0.5) * width
-        ax_held.bar(x, [r["score"] for r in rows], width, label=role)
-    labels = held["scores"]["pursuer"]
-    ax_held.set_xticks(np.arange(len(labels)))
-    ax_held.set_xticklabels([r["label"] for r in labels], rotation=70, fontsize=6)
-    ax_held.set(ylabel="held-out score", title="Held-out cross-play (rows: pursuers / evaders)")
-    ax_held.legend(fontsize=8)
+    for ax, role in zip(ax_held, ROLES, strict=True):
+        rows = sorted(held["scores"][role], key=lambda r: r["score"])
+        algo_of = [r["label"].split("/")[0] for r in rows]
+        ax.barh(
+            np.arange(len(rows)),
+            [r["score"] for r in rows],
+            color=[colours.get(a, "black") for a in algo_of],
+        )
+        ax.set_yticks(np.arange(len(rows)))
+        ax.set_yticklabels([r["label"] for r in rows], fontsize=7)
+        ax.set_xlabel(
+            f"held-out score vs the pool of {'evaders' if role == 'pursuer' else 'pursuers'}"
+        )
+        ax.set_title(f"best {role}s (black: hand-written)", fontsize=9)
+        ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return save_figure(fig, path)
 
 
-def main() -> None:
-    args = parse_args()
-    algos = [a.strip() for a in args.algos.split(",") if a.strip()]
-    unknown = sorted(set(algos) - set(ALGOS))
-    if unknown:
-        raise SystemExit(f"unknown --algos {unknown}; choose from {', '.join(ALGOS)}")
-    args.out.mkdir(parents=True, exist_ok=True)
+def quality(args: argparse.Namespace, algos: list[str]) -> dict[str, Any]:
+    """Every (seed, algorithm) search, then the held-out cross-play; prints the tables."""
     started = time.perf_counter()
     runs = []
     with tempfile.TemporaryDirectory(prefix="fmsp_bench_") as folder:
@@ -312,23 +406,39 @@ def main() -> None:
         )
     timings = timing_summary(records)
     print(f"\nscoring inside the loop (median/p90/max s): {json.dumps(timings)}")
-    result = {
-        "config": {k: (v if not isinstance(v, Path) else str(v)) for k, v in vars(args).items()},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "backend": "cpu",
-        },
+    return {
         "seconds": time.perf_counter() - started,
         "summary": summary,
         "runs": [{k: v for k, v in r.items() if k != "timings"} for r in records],
         "held_out": held,
         "scoring_in_loop": timings,
     }
+
+
+def main() -> None:
+    args = parse_args()
+    algos = [a.strip() for a in args.algos.split(",") if a.strip()]
+    unknown = sorted(set(algos) - set(ALGOS))
+    if unknown:
+        raise SystemExit(f"unknown --algos {unknown}; choose from {', '.join(ALGOS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
     name = "fmsp_quick" if args.quick else "fmsp"
-    (args.out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(records, held, algos, args.out / f"{name}.png")
-    print(f"wrote {args.out / f'{name}.json'} and {name}.png in {result['seconds']:.0f} s")
+    path = args.out / f"{name}.json"
+    result = json.loads(path.read_text()) if path.exists() and args.part != "all" else {}
+    result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "backend": "cpu"}
+    if args.part in ("all", "quality"):
+        result["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        result["quality"] = quality(args, algos)
+        plot(
+            result["quality"]["runs"],
+            result["quality"]["held_out"],
+            algos,
+            args.out / f"{name}.png",
+        )
+    if args.part in ("all", "speed"):
+        result["scoring_speed"] = scoring_speed(args)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {path}" + (f" and {name}.png" if "quality" in result else ""))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ class LoopConfig:
         embedder: "hashed" (offline), "openai:MODEL" or "st:MODEL".
         judge: also ask the FM whether a candidate the metric calls novel is interestingly new.
         seed_strategies: seed both archives with the hand-written strategies.
+        seed_names: only the hand-written strategies of these names (empty: all of them);
+            each role needs at least one.
         num_workers: sandbox worker processes.
         env_overrides: Car Tag parameter overrides (e.g. {"horizon": 100}).
         seed: master seed (episode keys, selection, proposer requests).
@@ -54,6 +56,7 @@ class LoopConfig:
     embedder: str = "hashed"
     judge: bool = False
     seed_strategies: bool = True
+    seed_names: tuple[str, ...] = ()
     num_workers: int = 1
     env_overrides: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
@@ -76,8 +79,25 @@ class LoopConfig:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.num_workers < 1:
             problems.append(f"num_workers must be >= 1, got {self.num_workers}")
+        problems += self._seed_name_problems()
         if problems:
             raise ValueError("bad FMSP config: " + "; ".join(problems))
+
+    def _seed_name_problems(self) -> list[str]:
+        if not self.seed_names:
+            return []
+        from arenax.agents.car_tag import EVADERS, PURSUERS
+
+        object.__setattr__(self, "seed_names", tuple(self.seed_names))
+        problems = []
+        unknown = sorted(set(self.seed_names) - set(PURSUERS) - set(EVADERS))
+        if unknown:
+            known = ", ".join(sorted(set(PURSUERS) | set(EVADERS)))
+            problems.append(f"seed_names {unknown} are not hand-written strategies ({known})")
+        for role, strategies in (("pursuer", PURSUERS), ("evader", EVADERS)):
+            if not set(self.seed_names) & set(strategies):
+                problems.append(f"seed_names name no {role} (choose from {', '.join(strategies)})")
+        return problems
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -160,7 +160,11 @@ class FMSPLoop:
 
     def seed_archives(self) -> None:
         """Iteration 0: the hand-written strategies, scored against each other."""
-        programs = {role: strategy_programs(role) for role in ROLES}
+        names = set(self.config.seed_names)
+        programs = {
+            role: [p for p in strategy_programs(role) if not names or p.name in names]
+            for role in ROLES
+        }
         for role in ROLES:
             jobs = [(p, programs[OTHER[role]]) for p in programs[role]]
             evaluations = self.sandbox.evaluate_many(jobs)
@@ -426,6 +430,9 @@ class FMSPLoop:
             timings=dict(evaluation.timings),
         )
         self.archives[program.role].add(entry)
+        self.log_decision(program, iteration, accepted, reason)
+
+    def log_decision(self, program: Program, iteration: int, accepted: bool, reason: str) -> None:
         self.events.write(
             "decision",
             iteration=iteration,
@@ -442,14 +449,8 @@ class FMSPLoop:
         if program.id not in archive:
             return False
         status = archive.get(program.id).status
-        self.events.write(
-            "decision",
-            iteration=iteration,
-            role=program.role,
-            id=program.id,
-            accepted=False,
-            reason=f"identical source already in the archive ({status})",
-        )
+        reason = f"identical source already in the archive ({status})"
+        self.log_decision(program, iteration, False, reason)
         return True
 
     def close(self) -> None:

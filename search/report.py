@@ -10,6 +10,7 @@ episodes) is played in the sandbox; this module only draws.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,15 @@ def plot_progress(out: Path) -> Path:
 
 
 def display_names(entries: Sequence[ArchiveEntry]) -> list[str]:
-    """Unique labels: hand-written seeds keep their name; generated ones get an id suffix."""
-    return [e.name if e.generation == 0 else f"{e.name}#{e.id[:4]}" for e in entries]
+    """Unique, short labels: hand-written seeds keep their name; generated ones lose the
+    offline generator's `gen_<role>_` prefix and hash suffix and get their id's first
+    four characters (e.g. `pp_dub_look#e01b`)."""
+    return [e.name if e.generation == 0 else f"{short_name(e.name)}#{e.id[:4]}" for e in entries]
+
+
+def short_name(name: str) -> str:
+    short = re.sub(r"_[0-9a-f]{6}$", "", re.sub(r"^gen_[pe]_", "", name))
+    return short or name
 
 
 def top_members(archive: Archive, limit: int) -> list[ArchiveEntry]:

@@ -169,13 +169,7 @@ def report_run(out: Path, gifs: bool = True, console: Console | None = None) -> 
     console = console or Console()
     out = Path(out)
     config, _ = resume_config(out, None)
-    with Sandbox(
-        env_overrides=config.env_overrides,
-        num_workers=config.num_workers,
-        num_episodes=config.num_episodes,
-        seed=config.seed,
-        compilation_cache_dir=str(out / "xla_cache"),
-    ) as sandbox:
+    with open_sandbox(config, out, None) as sandbox:
         summary, result = write_report(out, sandbox, gifs=gifs)
     console.print(score_table(result, title="Final archives: best discovered and hand-written"))
     for line in champion_lines(summary["champions"]):

@@ -255,14 +255,14 @@ def test_bad_requests_name_the_problem():
 
 @pytest.fixture(scope="module")
 def played():
-    """8 generated programs per role (modes mixed), loaded, with one jitted action each."""
+    """5 generated programs per role (one per mode), loaded, with one jitted action each."""
     env, params = make("car_tag")
     obs, _ = env.reset(jax.random.PRNGKey(0), params)
     space = env.action_space(params)
     out = {}
     for role in ROLES:
         rows = []
-        for proposal in proposals_across_modes(role, 8):
+        for proposal in proposals_across_modes(role, 5):
             policy = load_policy(Program(proposal.name, role, proposal.source))
             memory = policy.init(jax.random.PRNGKey(1))
             action, new_memory = jax.jit(policy.act)(obs[role], memory, jax.random.PRNGKey(2))

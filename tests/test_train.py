@@ -161,6 +161,7 @@ def test_es_run_trains_and_exports(tmp_path):
     assert policy.role == "evader"
 
 
+@pytest.mark.slow
 def test_selfplay_run_exports_both_roles_and_resumes(tmp_path):
     from arenax.train_selfplay import SelfPlayRun, train_selfplay
 
