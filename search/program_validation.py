@@ -32,6 +32,9 @@ from arenax.search.program_errors import (
 from arenax.search.program_errors_map import program_error
 
 NUM_OBSERVATIONS = 32
+# The validation program runs once, on a few observations: an unoptimised XLA backend
+# compiles it about 30% faster (look-ahead programs: 1.8-3.1 s -> 1.2-2.2 s).
+VALIDATION_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 BOUNDS_RTOL = 1e-3  # of the box's width (at least 1), an allowed overshoot
 MAX_DESCRIBE_CHARS = 240
 
@@ -252,7 +255,7 @@ def validate_policy(
         traced = jax.jit(jax.vmap(two_steps)).trace(keys, obs)
         trace_s = time.perf_counter() - started
         phase("compile")
-        compiled = traced.lower().compile()
+        compiled = traced.lower().compile(VALIDATION_COMPILER_OPTIONS)
     except Exception as exc:
         raise program_error(exc, filename, source, "tracing init/act") from None
     compile_s = time.perf_counter() - started - trace_s
