@@ -438,7 +438,7 @@ def main() -> None:
     if args.part in ("all", "speed"):
         result["scoring_speed"] = scoring_speed(args)
     path.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {path}" + (f" and {name}.png" if "quality" in result else ""))
+    print(f"wrote {path}" + (f" and {name}.png" if args.part != "speed" else ""))
 
 
 if __name__ == "__main__":
