@@ -1,8 +1,9 @@
 """IGDrivSim in JAX: driving scenarios with a privileged expert and restricted perception.
 
-Data model (`datatypes.py`, Waymax's field names) and invertible vehicle dynamics
-(`dynamics.py`) so far; the scenario generator, environment, perception masks,
-metrics and rendering come next (issue 5).
+So far: the data model (`datatypes.py`, Waymax's field names), invertible vehicle
+dynamics (`dynamics.py`), oriented-box geometry (`geometry.py`) and driving metrics
+(`metrics.py`). The scenario generator with its privileged expert, the environment,
+perception restrictions, red-light metric and rendering come next (issue 5).
 """
 
 from arenax.envs.igdrive.datatypes import (

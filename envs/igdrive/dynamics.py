@@ -85,15 +85,17 @@ class InvertibleBicycle:
             new_speed * jnp.sin(new_yaw),
         )
 
-    def inverse(self, states: Trajectory, next_states: Trajectory) -> jax.Array:
-        """The action S + (2,) that takes `states` to `next_states` (clipped to the bounds)."""
+    def inverse(self, states: Trajectory, next_states: Trajectory, clip: bool = True) -> jax.Array:
+        """The action S + (2,) that takes `states` to `next_states` (clipped to the bounds
+        unless `clip` is False, as the kinematic-infeasibility metric needs)."""
         speed, new_speed = states.speed, next_states.speed
         accel = (new_speed - speed) / self.dt
         distance = speed * self.dt + 0.5 * accel * self.dt**2
         turn = wrap_angle(next_states.yaw - states.yaw)
         moving = jnp.abs(distance) > _MIN_DISTANCE
         curvature = jnp.where(moving, turn / jnp.where(moving, distance, 1.0), 0.0)
-        return self.clip(jnp.stack([accel, curvature], axis=-1))
+        action = jnp.stack([accel, curvature], axis=-1)
+        return self.clip(action) if clip else action
 
 
 @struct.dataclass
