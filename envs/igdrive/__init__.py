@@ -1,9 +1,12 @@
 """IGDrivSim in JAX: driving scenarios with a privileged expert and restricted perception.
 
 So far: the data model (`datatypes.py`, Waymax's field names), invertible vehicle
-dynamics (`dynamics.py`), oriented-box geometry (`geometry.py`) and driving metrics
-(`metrics.py`). The scenario generator with its privileged expert, the environment,
-perception restrictions, red-light metric and rendering come next (issue 5).
+dynamics (`dynamics.py`), oriented-box geometry (`geometry.py`), driving metrics
+(`metrics.py`), procedural scenes on multi-lane curved roads with a traffic light
+and a privileged IDM expert (`road.py`, `expert.py`, `generator.py`), and scenario
+files (`scenario_io.py`). Intersections and merges, the environment, perception
+restrictions, the red-light metric in world coordinates, rendering and the CLI come
+next (issue 5).
 """
 
 from arenax.envs.igdrive.datatypes import (
