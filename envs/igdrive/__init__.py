@@ -3,10 +3,11 @@
 So far: the data model (`datatypes.py`, Waymax's field names), invertible vehicle
 dynamics (`dynamics.py`), oriented-box geometry (`geometry.py`), driving metrics
 (`metrics.py`), procedural scenes on multi-lane curved roads with a traffic light
-and a privileged IDM expert (`road.py`, `expert.py`, `generator.py`), and scenario
-files (`scenario_io.py`). Intersections and merges, the environment, perception
-restrictions, the red-light metric in world coordinates, rendering and the CLI come
-next (issue 5).
+and a privileged IDM expert (`road.py`, `expert.py`, `generator.py`), scenario files
+(`scenario_io.py`), perception restrictions (`perception.py`), the SDC's
+observation (`observation.py`) and the environment with log-replay traffic
+(`env.py`). Intersections and merges, reactive (IDM) traffic, rendering, the CLI and
+the throughput benchmark come next (issue 5).
 """
 
 from arenax.envs.igdrive.datatypes import (

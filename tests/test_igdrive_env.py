@@ -1,0 +1,103 @@
+"""The IGDrive environment: reset/step under jit and vmap, the expert's own actions
+replay the log with no penalty, bad driving is penalised and can terminate, restricted
+perception sees less than the expert, bad params fail clearly."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from arenax.envs.igdrive.dynamics import actions_from_log
+from arenax.envs.igdrive.env import IGDrive, IGDriveParams
+from arenax.envs.igdrive.generator import ScenarioConfig
+
+SCENE = ScenarioConfig(num_objects=6, num_timesteps=41)
+ENV = IGDrive()
+BATCH = 8
+
+
+def params(**changes) -> IGDriveParams:
+    return IGDriveParams(scenario=SCENE, num_obs_points=64, **changes)
+
+
+def run_episodes(p: IGDriveParams, policy, seed: int = 0):
+    """Batched episodes; `policy(state) -> action` per scene. Returns per-step stacks."""
+
+    def episode(k):
+        obs, state = ENV.reset(k, p)
+
+        def step(carry, step_key):
+            obs, state = carry
+            obs, state, reward, done, info = ENV.step(step_key, state, {"sdc": policy(state)}, p)
+            return (obs, state), (reward["sdc"], done, info, obs["sdc"].object_valid.sum())
+
+        keys = jax.random.split(k, SCENE.num_timesteps - 1 - p.warmup_steps)
+        (_, final), out = jax.lax.scan(step, (obs, state), keys)
+        return final, out
+
+    return jax.jit(jax.vmap(episode))(jax.random.split(jax.random.PRNGKey(seed), BATCH))
+
+
+def expert_policy(state):
+    """The logged expert's own bicycle action at this step (inverse dynamics)."""
+    log = state.sim.log_trajectory
+    actions = actions_from_log(IGDriveParams().model, log)  # (N, T - 1, 2)
+    sdc = jnp.argmax(state.sim.object_metadata.is_sdc)
+    return actions[sdc, state.sim.timestep]
+
+
+def test_expert_actions_replay_the_log_without_penalty():
+    final, (reward, done, info, _) = run_episodes(params(), expert_policy)
+    assert np.all(np.asarray(reward) == 0.0)
+    assert np.asarray(info["log_divergence"]).max() < 0.05
+    assert np.all(np.asarray(done)[:, -1]) and not np.any(np.asarray(done)[:, :-1])
+    assert np.all(np.asarray(final.sim.timestep) == SCENE.num_timesteps - 1)
+
+
+def test_swerving_off_the_road_is_penalised_and_can_end_the_episode():
+    def swerve(state):
+        return jnp.array([2.0, 0.3])  # accelerate into the tightest left turn
+
+    _, (reward, _, info, _) = run_episodes(params(), swerve)
+    assert np.any(np.asarray(info["offroad"]))
+    assert np.asarray(reward).min() <= -1.0
+    _, (_, done_early, info_early, _) = run_episodes(
+        params(terminate_on=("offroad",), offroad_weight=5.0), swerve
+    )
+    first = np.argmax(np.asarray(info_early["offroad"]), axis=1)
+    ended = np.asarray(done_early)
+    hit = np.asarray(info_early["offroad"]).any(1)
+    assert np.all(ended[hit, first[hit]])
+
+
+def test_restricted_perception_sees_fewer_objects():
+    _, (_, _, _, seen_full) = run_episodes(params(), expert_policy)
+    _, (_, _, _, seen_cone) = run_episodes(
+        params(perception="cone:radius=20,angle=90"), expert_policy
+    )
+    assert np.asarray(seen_cone).sum() < np.asarray(seen_full).sum()
+    assert np.all(np.asarray(seen_cone) <= np.asarray(seen_full))
+
+
+def test_observation_matches_its_space_and_is_finite():
+    p = params(perception="cone:radius=30,angle=120 + occlusion + noise:std=0.5")
+    obs, _ = jax.jit(ENV.reset, static_argnums=1)(jax.random.PRNGKey(3), p)
+    flat = obs["sdc"].to_array()
+    assert flat.shape == ENV.observation_space(p)["sdc"].shape
+    assert np.all(np.isfinite(np.asarray(flat)))
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"perception": "cone:radius=20"}, "cone needs angle"),
+        ({"dynamics": "unicycle"}, "dynamics must be"),
+        ({"terminate_on": ("crash",)}, "not events"),
+        ({"warmup_steps": 40}, "warmup_steps must be in"),
+    ],
+)
+def test_bad_params_name_the_problem(changes, message):
+    with pytest.raises(ValueError, match=message):
+        params(**changes)
