@@ -10,9 +10,21 @@ from arenax.envs.car_tag import CarTag
 from arenax.envs.car_tag.params import validate_params as validate_car_tag
 from arenax.envs.environment import Environment
 
+
+def _igdrive() -> Environment:
+    from arenax.envs.igdrive.env import IGDrive  # imported on use
+
+    return IGDrive()
+
+
+def _validated_on_construction(params: Any) -> Any:
+    return params  # IGDriveParams checks itself in __post_init__
+
+
 # name -> (environment factory, params validator)
 _REGISTRY: dict[str, tuple[Callable[[], Environment], Callable[[Any], Any]]] = {
     "car_tag": (CarTag, validate_car_tag),
+    "igdrive": (_igdrive, _validated_on_construction),
 }
 
 

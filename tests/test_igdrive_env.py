@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from arenax.envs import make
 from arenax.envs.igdrive.dynamics import actions_from_log
 from arenax.envs.igdrive.env import IGDrive, IGDriveParams
 from arenax.envs.igdrive.generator import ScenarioConfig
@@ -95,9 +96,16 @@ def test_observation_matches_its_space_and_is_finite():
         ({"perception": "cone:radius=20"}, "cone needs angle"),
         ({"dynamics": "unicycle"}, "dynamics must be"),
         ({"terminate_on": ("crash",)}, "not events"),
-        ({"warmup_steps": 40}, "warmup_steps must be in"),
+        ({"warmup_steps": 100}, "warmup_steps must be in"),
     ],
 )
 def test_bad_params_name_the_problem(changes, message):
     with pytest.raises(ValueError, match=message):
         params(**changes)
+    with pytest.raises(ValueError, match=message):
+        make("igdrive", **changes)
+
+
+def test_registered_under_make():
+    env, p = make("igdrive", perception="range:radius=30", warmup_steps=5)
+    assert isinstance(env, IGDrive) and p.warmup_steps == 5
