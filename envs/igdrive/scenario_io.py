@@ -34,6 +34,19 @@ def save_scenarios(path: str | os.PathLike[str], states: SimulatorState) -> Path
     return path
 
 
+def scenario_file_shape(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """(scenes, objects, timesteps) stored in a scenario file."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            shape = data["log_trajectory/x"].shape
+    except (OSError, ValueError, KeyError) as err:
+        raise ScenarioFileError(f"{path}: not a scenario file ({err})") from None
+    if len(shape) != 3:
+        raise ScenarioFileError(f"{path}: log_trajectory/x has shape {shape}, expected 3 axes")
+    return shape
+
+
 def load_scenarios(path: str | os.PathLike[str], template: SimulatorState) -> SimulatorState:
     """Read a batch saved by `save_scenarios`.
 
