@@ -150,7 +150,9 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
         events = jnp.stack(
             [
                 overlap(moved)[sdc],
-                offroad(moved, sim.roadgraph_points)[sdc],
+                offroad(
+                    jax.tree_util.tree_map(lambda a: a[sdc, None], moved), sim.roadgraph_points
+                )[0],
                 red_light_crossing(sdc_now, sdc_next, new_sim, params.scenario.lane_width),
             ]
         )

@@ -74,13 +74,11 @@ def signed_distance_to_polylines(
         line_xy: (..., M, 2) polyline points; line_dir: (..., M, 2) unit directions.
         valid: (..., M) which polyline points count.
     """
-    delta = points[..., :, None, :] - line_xy[..., None, :, :]  # (..., P, M, 2)
-    dist = jnp.linalg.norm(delta, axis=-1)
-    dist = jnp.where(valid[..., None, :], dist, jnp.inf)
-    nearest = jnp.argmin(dist, axis=-1)  # (..., P)
-    d_near = jnp.take_along_axis(dist, nearest[..., None], axis=-1)[..., 0]
-    delta_near = jnp.take_along_axis(delta, nearest[..., None, None], axis=-2)[..., 0, :]
-    dir_near = jnp.take_along_axis(line_dir[..., None, :, :], nearest[..., None, None], axis=-2)
-    dir_near = dir_near[..., 0, :]
-    cross = dir_near[..., 0] * delta_near[..., 1] - dir_near[..., 1] * delta_near[..., 0]
-    return jnp.where(cross > 0, -d_near, d_near)
+    gap = points[..., :, None, :] - line_xy[..., None, :, :]  # (..., P, M, 2)
+    squared = jnp.where(valid[..., None, :], jnp.sum(gap * gap, axis=-1), jnp.inf)
+    nearest = jnp.argmin(squared, axis=-1)[..., None]  # (..., P, 1)
+    delta = points - jnp.take_along_axis(line_xy, nearest, axis=-2)
+    direction = jnp.take_along_axis(line_dir, nearest, axis=-2)
+    distance = jnp.linalg.norm(delta, axis=-1)
+    cross = direction[..., 0] * delta[..., 1] - direction[..., 1] * delta[..., 0]
+    return jnp.where(cross > 0, -distance, distance)
