@@ -7,11 +7,12 @@ killed mid-write) is skipped when reading.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from pathlib import Path
 from typing import Any
+
+from arenax.search.archive import utc_now
 
 
 class EventLog:
@@ -25,7 +26,7 @@ class EventLog:
 
     def write(self, kind: str, **fields: Any) -> None:
         """Append `{"event": kind, "at": <UTC ISO time>, **fields}` durably."""
-        record = {"event": kind, "at": dt.datetime.now(dt.UTC).isoformat(), **fields}
+        record = {"event": kind, "at": utc_now(), **fields}
         self._file.write(json.dumps(record, default=_jsonable) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())

@@ -18,7 +18,6 @@ accepted program.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,10 +52,6 @@ class IterationStats:
     accepted: int = 0
     rejected: int = 0
     seconds: float = 0.0
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def summary(entry: ArchiveEntry) -> ProgramSummary:
@@ -400,10 +395,10 @@ class FMSPLoop:
     ) -> None:
         if self.already_recorded(program, iteration):
             return
-        ok = evaluation.ok
+        ok = evaluation.ok  # ArchiveEntry turns arrays and Usage into plain floats and dicts
         entry = ArchiveEntry(
             id=program.id,
-            parent_ids=list(parent_ids),
+            parent_ids=parent_ids,
             generation=iteration,
             role=program.role,
             name=program.name,
@@ -411,23 +406,15 @@ class FMSPLoop:
             description=program.description,
             status="accepted" if accepted else "rejected",
             reason=reason,
-            quality=float(evaluation.quality) if ok else None,
-            quality_ci95=float(evaluation.quality_ci95) if ok else None,
-            per_opponent=(
-                {
-                    o: float(v)
-                    for o, v in zip(evaluation.opponent_ids, evaluation.per_opponent, strict=True)
-                }
-                if ok
-                else None
-            ),
-            embedding=None if embedding is None else [float(x) for x in embedding],
-            behaviour=None
-            if evaluation.behaviour is None
-            else [float(x) for x in evaluation.behaviour],
-            created_at=now(),
-            usage=vars(usage),
-            timings=dict(evaluation.timings),
+            quality=evaluation.quality if ok else None,
+            quality_ci95=evaluation.quality_ci95 if ok else None,
+            per_opponent=dict(zip(evaluation.opponent_ids, evaluation.per_opponent, strict=True))
+            if ok
+            else None,
+            embedding=embedding,
+            behaviour=evaluation.behaviour,
+            usage=usage,
+            timings=evaluation.timings,
         )
         self.archives[program.role].add(entry)
         self.log_decision(program, iteration, accepted, reason)

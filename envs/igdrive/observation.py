@@ -142,7 +142,9 @@ def observe(
     road_rel = to_sdc_frame(road.x, road.y, ox, oy, oyaw)
     road_keep = road.valid & geometric_mask(road_rel, speed, restrictions)
     road_index, road_filled = _nearest(jnp.linalg.norm(road_rel, axis=-1), road_keep, num_points)
-    road_perceived = perceived_positions(road_rel, speed, episode_key, k_noise, restrictions)
+    road_perceived = perceived_positions(  # only the kept points, not the whole map
+        road_rel[road_index], speed, episode_key, k_noise, restrictions
+    )
     cos, sin = jnp.cos(oyaw), jnp.sin(oyaw)
     dir_x = cos * road.dir_x + sin * road.dir_y
     dir_y = -sin * road.dir_x + cos * road.dir_y
@@ -152,8 +154,8 @@ def observe(
     is_stop = types == int(RoadType.STOP_LINE)
     roadgraph = jnp.stack(
         [
-            road_perceived[road_index, 0],
-            road_perceived[road_index, 1],
+            road_perceived[:, 0],
+            road_perceived[:, 1],
             dir_x[road_index],
             dir_y[road_index],
             is_lane,
