@@ -1,12 +1,12 @@
-"""Procedural IGDrivSim scenarios (the embedded default): `generate(key, config)`.
+"""Procedural IGDrivSim scenes (the embedded default): `generate(key, config)`.
 
-A scene is a multi-lane one-way road whose reference line chains straight and
-curved segments, with an optional traffic light at a stop line across all lanes
-(green, then yellow, then red). Vehicles start in random lanes with safe gaps;
-every vehicle's log is driven by the privileged expert (`expert.py`: IDM car
-following in its lane, stopping for the light), so logs are free of collisions,
-off-road driving and red-light running. Vehicle 0 is the SDC; its route is its
-lane's centreline from its start to the end of the road.
+A scene is a road layout (`layout.py`: a curved multi-lane road, a four-way
+intersection with traffic lights, or a merge from an acceleration lane) with
+vehicles on its paths. Every vehicle's log is driven by the privileged expert
+(`expert.py`: IDM car following in its queue, stopping for lights, yielding to
+vehicles committed to the junction, zipping in at merges), so logs are free of
+collisions, off-road driving and red-light running. Vehicle 0 is the SDC, on the
+main road; its route is its lane's centreline from its start to the end of the road.
 
 `generate` is a pure function of the key: `jax.jit(jax.vmap(generate, (0, None)))`
 builds a batch of scenes in one call.
@@ -25,17 +25,22 @@ from arenax.envs.igdrive.datatypes import (
     LightState,
     ObjectMetadata,
     ObjectType,
-    RoadgraphPoints,
-    RoadType,
-    Route,
     SimulatorState,
-    TrafficLights,
     Trajectory,
 )
-from arenax.envs.igdrive.expert import IDMParams, expert_step
+from arenax.envs.igdrive.expert import IDMParams, Junction, expert_step
+from arenax.envs.igdrive.layout import (
+    NUM_SEGMENTS,
+    Path,
+    RoadLayout,
+    SceneKind,
+    draw_roads,
+    lane_offset,
+    pose_on_paths,
+    taper,
+)
 from arenax.envs.igdrive.road import ReferenceLine
-
-NUM_SEGMENTS = 3
+from arenax.envs.igdrive.scene_map import ARC_POINTS, roadgraph, sdc_route, traffic_lights
 
 
 @struct.dataclass
@@ -45,13 +50,21 @@ class ScenarioConfig:
     Attributes:
         num_objects: vehicles per scene (padded; vehicle 0 is the SDC).
         num_timesteps: log length (91: 9 s at 10 Hz, as in the Waymo Open Motion Dataset).
-        max_lanes: lanes at most (scenes draw 1 to max_lanes; 2 at least when max_lanes > 1).
+        max_lanes: main-road lanes at most (scenes draw 2 to max_lanes).
         lane_width: m.
-        segment_length: (min, max) length of each of the 3 road segments (m).
+        segment_length: (min, max) length of each of the 3 main-road segments (m).
         max_curvature: largest |curvature| of a curved segment (1/m).
         point_spacing: distance between sampled map points (m).
-        light_probability: chance that a scene has a traffic light.
+        kind_probabilities: chances of a ROAD, an INTERSECTION and a MERGE scene.
+        light_probability: chance that a ROAD or MERGE scene has a traffic light
+            (intersections always have them).
         yellow_steps: duration of yellow (steps).
+        all_red_steps: clearance between one road's red and the other's green (steps).
+        cross_length: length of the crossing road, centred on the junction (m).
+        corner_radius: radius of the junction's curb returns (m).
+        taper_length: length over which the acceleration lane narrows to nothing (m).
+        cross_share: chance that a non-SDC vehicle of a junction scene uses the cross road.
+        ramp_share: chance that a lane-0 vehicle of a merge scene starts on the ramp.
         desired_speed: (min, max) expert desired speeds (m/s).
         idm: the expert's car-following parameters.
     """
@@ -63,245 +76,333 @@ class ScenarioConfig:
     segment_length: tuple[float, float] = struct.field(pytree_node=False, default=(60.0, 110.0))
     max_curvature: float = struct.field(pytree_node=False, default=1.0 / 60.0)
     point_spacing: float = struct.field(pytree_node=False, default=2.0)
+    kind_probabilities: tuple[float, float, float] = struct.field(
+        pytree_node=False, default=(0.3, 0.4, 0.3)
+    )
     light_probability: float = struct.field(pytree_node=False, default=0.7)
     yellow_steps: int = struct.field(pytree_node=False, default=40)
+    all_red_steps: int = struct.field(pytree_node=False, default=20)
+    cross_length: float = struct.field(pytree_node=False, default=120.0)
+    corner_radius: float = struct.field(pytree_node=False, default=5.0)
+    taper_length: float = struct.field(pytree_node=False, default=50.0)
+    cross_share: float = struct.field(pytree_node=False, default=0.5)
+    ramp_share: float = struct.field(pytree_node=False, default=0.5)
     desired_speed: tuple[float, float] = struct.field(pytree_node=False, default=(10.0, 16.0))
     idm: IDMParams = struct.field(pytree_node=False, default_factory=IDMParams)
+
+    def __post_init__(self) -> None:
+        probs = self.kind_probabilities
+        if len(probs) != 3 or min(probs) < 0 or not math.isclose(sum(probs), 1.0, abs_tol=1e-6):
+            raise ValueError(
+                f"kind_probabilities must be 3 non-negative numbers summing to 1 "
+                f"(road, intersection, merge), got {probs}"
+            )
 
     @property
     def points_per_line(self) -> int:
         return math.ceil(NUM_SEGMENTS * self.segment_length[1] / self.point_spacing) + 1
 
     @property
+    def cross_points(self) -> int:
+        return math.ceil(self.cross_length / self.point_spacing) + 1
+
+    @property
     def stop_line_points(self) -> int:
         return 2 * self.max_lanes + 1
 
     @property
+    def num_lights(self) -> int:
+        """One light per main-road lane, one per cross-road lane."""
+        return self.max_lanes + 2
+
+    @property
     def num_roadgraph_points(self) -> int:
-        return (self.max_lanes + 2) * self.points_per_line + self.stop_line_points
+        """Main lanes, the ramp lane and 2 edges; 2 cross lanes and 2 edges; 4 curb
+        returns; 3 stop lines."""
+        return (
+            (self.max_lanes + 3) * self.points_per_line
+            + 4 * self.cross_points
+            + 4 * ARC_POINTS
+            + 3 * self.stop_line_points
+        )
 
 
 @struct.dataclass
 class SceneLayout:
-    """What the generator drew, in road coordinates (kept for the expert and tests).
+    """What the generator drew, in path coordinates (kept for the expert and tests).
 
     Attributes:
-        line: the road's reference line.
-        num_lanes: lanes in the scene (int32).
-        lane: (N,) each vehicle's lane (0 is the rightmost).
-        s, v: (N, T) arc length and its rate, as driven by the expert.
-        stop_s: arc length of the stop line (inf: no light).
-        light_state: (T,) a `LightState` per step (UNKNOWN without a light).
+        roads: the road layout (kind, paths, junction, merge).
+        path: (N,) each vehicle's `Path`.
+        lane: (N,) each vehicle's lane on its path (0 is the rightmost).
+        ramp: (N,) whether the vehicle starts on the acceleration lane.
+        s, v: (N, T) arc length along the path and its rate, as driven by the expert.
+        stop_s: (N,) arc length of each vehicle's stop line (inf: none).
+        light_state: (N, T) the `LightState` each vehicle faces (UNKNOWN: no light).
     """
 
-    line: ReferenceLine
-    num_lanes: jax.Array
+    roads: RoadLayout
+    path: jax.Array
     lane: jax.Array
+    ramp: jax.Array
     s: jax.Array
     v: jax.Array
     stop_s: jax.Array
     light_state: jax.Array
 
+    @property
+    def line(self) -> ReferenceLine:
+        return self.roads.main
 
-def lane_offset(lane: jax.Array, num_lanes: jax.Array, width: float) -> jax.Array:
-    """Lateral offset (m, left positive) of a lane's centre from the reference line,
-    which runs along the road's middle."""
-    return (lane - 0.5 * (num_lanes - 1)) * width
-
-
-def draw_road(key: jax.Array, config: ScenarioConfig) -> ReferenceLine:
-    k_len, k_curved, k_curv, k_head = jax.random.split(key, 4)
-    low, high = config.segment_length
-    lengths = jax.random.uniform(k_len, (NUM_SEGMENTS,), minval=low, maxval=high)
-    curved = jax.random.bernoulli(k_curved, 0.6, (NUM_SEGMENTS,)).at[0].set(False)
-    magnitude = jax.random.uniform(
-        k_curv, (NUM_SEGMENTS,), minval=-config.max_curvature, maxval=config.max_curvature
-    )
-    heading0 = jax.random.uniform(k_head, (), minval=-jnp.pi, maxval=jnp.pi)
-    return ReferenceLine(
-        lengths=lengths,
-        curvatures=jnp.where(curved, magnitude, 0.0),
-        x0=jnp.float32(0.0),
-        y0=jnp.float32(0.0),
-        heading0=heading0,
-    )
+    @property
+    def num_lanes(self) -> jax.Array:
+        return self.roads.num_lanes
 
 
-def draw_light(key: jax.Array, total_length: jax.Array, config: ScenarioConfig):
-    """(stop_s, light_state (T,)): green for a while, yellow, then red; or no light."""
-    k_has, k_where, k_green = jax.random.split(key, 3)
-    has_light = jax.random.bernoulli(k_has, config.light_probability)
-    stop_s = total_length * jax.random.uniform(k_where, (), minval=0.45, maxval=0.75)
+def light_phases(key: jax.Array, roads: RoadLayout, config: ScenarioConfig):
+    """(main, cross) light states, each (T,). A light is green, then yellow, then red;
+    at a junction the other road is red until the all-red clearance after that, then
+    green. Which road goes first is random."""
+    k_green, k_first = jax.random.split(key)
     latest = max(11, config.num_timesteps - config.yellow_steps - 10)  # red for the last 1 s+
     green = jax.random.randint(k_green, (), 10, latest)
     t = jnp.arange(config.num_timesteps)
-    state = jnp.where(
+    cycle = jnp.where(
         t < green,
         int(LightState.GO),
         jnp.where(t < green + config.yellow_steps, int(LightState.CAUTION), int(LightState.STOP)),
     )
-    return (
-        jnp.where(has_light, stop_s, jnp.inf),
-        jnp.where(has_light, state, int(LightState.UNKNOWN)).astype(jnp.int32),
+    waiting = jnp.where(
+        t < green + config.yellow_steps + config.all_red_steps,
+        int(LightState.STOP),
+        int(LightState.GO),
     )
+    main_first = jax.random.bernoulli(k_first)
+    junction = roads.has_junction
+    main = jnp.where(junction & ~main_first, waiting, cycle)
+    main = jnp.where(jnp.isfinite(roads.main_stop_s), main, int(LightState.UNKNOWN))
+    cross = jnp.where(main_first, waiting, cycle)
+    cross = jnp.where(junction, cross, int(LightState.UNKNOWN))
+    return main.astype(jnp.int32), cross.astype(jnp.int32)
 
 
-def draw_vehicles(key: jax.Array, num_lanes: jax.Array, config: ScenarioConfig):
-    """Lanes, start positions with safe gaps, sizes, speeds and which slots are used."""
+@struct.dataclass
+class Vehicles:
+    """Per-vehicle draws, shapes (N,)."""
+
+    active: jax.Array
+    path: jax.Array
+    lane: jax.Array
+    ramp: jax.Array
+    s0: jax.Array
+    length: jax.Array
+    width: jax.Array
+    v0: jax.Array
+    v_desired: jax.Array
+
+    @property
+    def queue(self) -> jax.Array:
+        """Vehicles in one queue follow each other (ramp vehicles queue in lane 0)."""
+        return self.path * 16 + self.lane
+
+
+def junction_positions(roads: RoadLayout, path: jax.Array, config: ScenarioConfig):
+    """(stop_s, box_out), each (N,), in each vehicle's own path coordinates."""
+    w = config.lane_width
+    half_main = 0.5 * roads.num_lanes * w
+    on_main = path == Path.MAIN
+    cross_centre = 0.5 * config.cross_length
+    stop_s = jnp.where(on_main, roads.main_stop_s, cross_centre - half_main - 2.0)
+    box_out = jnp.where(on_main, roads.centre_s + w, cross_centre + half_main)
+    box_out = jnp.where(roads.has_junction, box_out, -jnp.inf)
+    return stop_s, box_out
+
+
+def draw_vehicles(key: jax.Array, roads: RoadLayout, config: ScenarioConfig) -> Vehicles:
+    """Paths, lanes, start positions with safe gaps, sizes, speeds and used slots.
+
+    The SDC (slot 0) is last in its lane, or, half the time, just ahead of vehicle 1.
+    At a junction, vehicles that would start between 30 m before their stop line and
+    the far side of the box are left out (slot unused), so nobody starts where it could
+    not stop for a light that is already red."""
     n = config.num_objects
-    k_active, k_lane, k_gap, k_len, k_wid, k_v, k_vd = jax.random.split(key, 7)
-    active = jax.random.bernoulli(k_active, 0.8, (n,)).at[0].set(True)
-    lane = jax.random.randint(k_lane, (n,), 0, num_lanes)
-    gaps = jax.random.uniform(k_gap, (n,), minval=24.0, maxval=40.0)
-    same_lane_before = (
-        (lane[None, :] == lane[:, None])
-        & active[None, :]
-        & (jnp.arange(n)[None, :] < jnp.arange(n)[:, None])
-    )
-    s0 = 10.0 + jnp.sum(jnp.where(same_lane_before, gaps[None, :], 0.0), axis=1)
-    length = jax.random.uniform(k_len, (n,), minval=4.0, maxval=5.2)
-    width = jax.random.uniform(k_wid, (n,), minval=1.8, maxval=2.1)
-    v0 = jax.random.uniform(k_v, (n,), minval=5.0, maxval=11.0)
+    keys = jax.random.split(key, 10)
+    active = jax.random.bernoulli(keys[0], 0.8, (n,)).at[0].set(True)
+    junction = roads.has_junction
+    cross = junction & jax.random.bernoulli(keys[1], config.cross_share, (n,)).at[0].set(False)
+    path = jnp.where(
+        cross,
+        jnp.where(
+            jax.random.bernoulli(keys[2], 0.5, (n,)), Path.CROSS_LEFTWARD, Path.CROSS_RIGHTWARD
+        ),
+        Path.MAIN,
+    ).astype(jnp.int32)
+    lane = jnp.where(cross, 0, jax.random.randint(keys[3], (n,), 0, roads.num_lanes))
+    gaps = jax.random.uniform(keys[4], (n,), minval=24.0, maxval=40.0)
+    queue = path * 16 + lane
+    start = jnp.where(path == Path.MAIN, 10.0, 5.0)
+    stop_s, box_out = junction_positions(roads, path, config)
+
+    def place(sdc_priority):
+        """Start positions when vehicles queue in the order of their priority."""
+        priority = jnp.arange(n, dtype=jnp.float32).at[0].set(sdc_priority)
+        before = (
+            (queue[None, :] == queue[:, None])
+            & active[None, :]
+            & (priority[None, :] < priority[:, None])
+        )
+        return start + jnp.sum(jnp.where(before, gaps[None, :], 0.0), axis=1)
+
+    def in_danger(s0):
+        return junction & (s0 > stop_s - 30.0) & (s0 < box_out + 3.0)
+
+    # Half the time vehicle 1 starts behind the SDC (if it shares its lane), so that the
+    # SDC sometimes has traffic behind it; never where it could not stop for a light.
+    behind = place(1.5)
+    sdc_behind = jax.random.bernoulli(jax.random.fold_in(keys[4], 1)) & ~in_danger(behind)[0]
+    s0 = jnp.where(sdc_behind, behind, place(-1.0))
+    length = jax.random.uniform(keys[5], (n,), minval=4.0, maxval=5.2)
+    width = jax.random.uniform(keys[6], (n,), minval=1.8, maxval=2.1)
+    v0 = jax.random.uniform(keys[7], (n,), minval=5.0, maxval=11.0)
     low, high = config.desired_speed
-    v_desired = jax.random.uniform(k_vd, (n,), minval=low, maxval=high)
-    return active, lane, s0, length, width, v0, v_desired
+    v_desired = jax.random.uniform(keys[8], (n,), minval=low, maxval=high)
+    active = active & ~in_danger(s0).at[0].set(False)
+    ramp = (
+        (roads.kind == SceneKind.MERGE)
+        & (path == Path.MAIN)
+        & (lane == 0)
+        & jax.random.bernoulli(keys[9], config.ramp_share, (n,))
+        & (s0 + 0.5 * length < roads.merge_s - config.taper_length)
+    )
+    return Vehicles(active, path, lane, ramp, s0, length, width, v0, v_desired)
+
+
+def lateral(roads: RoadLayout, cars: Vehicles, s: jax.Array, config: ScenarioConfig):
+    """(offset, d offset / ds) of each vehicle at arc length `s` ((N,) or (N, T))."""
+    expand = (slice(None),) + (None,) * (s.ndim - 1)
+    w = config.lane_width
+    base = jnp.where(cars.path == Path.MAIN, lane_offset(cars.lane, roads.num_lanes, w), -0.5 * w)[
+        expand
+    ]
+    shift, slope = taper(s, roads.merge_s, config.taper_length, w)
+    ramp = cars.ramp[expand]
+    return base - jnp.where(ramp, shift, 0.0), -jnp.where(ramp, slope, 0.0)
+
+
+def path_poses(roads: RoadLayout, cars: Vehicles, s: jax.Array, config: ScenarioConfig):
+    """Poses of every vehicle at arc lengths `s` ((N,) or (N, T)): x, y, heading and
+    the length of its lane per unit of path arc length."""
+    expand = (slice(None),) + (None,) * (s.ndim - 1)
+    offset, slope = lateral(roads, cars, s, config)
+    pose = pose_on_paths(roads.lines, cars.path[expand], s, offset)
+    return {
+        "x": pose["x"],
+        "y": pose["y"],
+        "heading": pose["heading"] + jnp.arctan2(slope, pose["speed_factor"]),
+        "speed_factor": jnp.hypot(pose["speed_factor"], slope),
+    }
 
 
 def drive_expert(
-    s0, v0, lane, length, v_desired, active, stop_s, light_state, path_factor, config
+    roads: RoadLayout,
+    cars: Vehicles,
+    stop_s: jax.Array,
+    light_state: jax.Array,
+    junction: Junction,
+    config: ScenarioConfig,
 ) -> tuple[jax.Array, jax.Array]:
-    """(s, v), each (N, T): the expert's log in road coordinates.
+    """(s, v), each (N, T): the expert's log in path coordinates.
 
-    `v` is each car's speed along its own lane; `path_factor(s)` (N,) is the lane's
-    length per unit of reference arc length, so `s` advances by the distance driven
-    divided by it (outer lanes of a bend are longer)."""
+    `v` is each car's speed along its own lane; s advances by the distance driven
+    divided by the lane's length per unit of path arc length (outer lanes of a bend
+    and the tapering ramp are longer)."""
     red = light_state == int(LightState.STOP)
     yellow = light_state == int(LightState.CAUTION)
 
     def step(carry, t):
         s, v = carry
         new_s, new_v, _ = expert_step(
-            s, v, lane, length, v_desired, active, stop_s, red[t], yellow[t], DT, config.idm
+            s,
+            v,
+            cars.queue,
+            cars.length,
+            cars.v_desired,
+            cars.active,
+            stop_s,
+            red[:, t],
+            yellow[:, t],
+            junction,
+            DT,
+            config.idm,
         )
-        s = s + (new_s - s) / path_factor(s)
+        s = s + (new_s - s) / path_poses(roads, cars, s, config)["speed_factor"]
         return (s, new_v), (s, new_v)
 
-    _, (s_rest, v_rest) = jax.lax.scan(step, (s0, v0), jnp.arange(config.num_timesteps - 1))
-    s = jnp.concatenate([s0[None], s_rest], axis=0).T
-    v = jnp.concatenate([v0[None], v_rest], axis=0).T
+    _, (s_rest, v_rest) = jax.lax.scan(
+        step, (cars.s0, cars.v0), jnp.arange(config.num_timesteps - 1)
+    )
+    s = jnp.concatenate([cars.s0[None], s_rest], axis=0).T
+    v = jnp.concatenate([cars.v0[None], v_rest], axis=0).T
     return s, v
-
-
-def roadgraph(line: ReferenceLine, num_lanes, stop_s, config: ScenarioConfig) -> RoadgraphPoints:
-    """Lane centres, the two road edges (road on their left) and the stop line."""
-    p = config.points_per_line
-    s = jnp.arange(p) * config.point_spacing
-    on_road = s <= line.total_length
-    half = 0.5 * num_lanes * config.lane_width
-    parts = []
-    for lane in range(config.max_lanes):
-        pose = line.pose_at(s, lane_offset(lane, num_lanes, config.lane_width))
-        parts.append((pose, 1.0, RoadType.LANE_SURFACE_STREET, lane, on_road & (lane < num_lanes)))
-    parts.append((line.pose_at(s, -half), 1.0, RoadType.ROAD_EDGE_BOUNDARY, 100, on_road))
-    parts.append((line.pose_at(s, half), -1.0, RoadType.ROAD_EDGE_BOUNDARY, 101, on_road))
-    fields = {name: [] for name in ("x", "y", "dir_x", "dir_y", "types", "ids", "valid")}
-    for pose, sign, kind, ident, valid in parts:
-        fields["x"].append(pose["x"])
-        fields["y"].append(pose["y"])
-        fields["dir_x"].append(sign * jnp.cos(pose["heading"]))
-        fields["dir_y"].append(sign * jnp.sin(pose["heading"]))
-        fields["types"].append(jnp.full((p,), int(kind), jnp.int32))
-        fields["ids"].append(jnp.full((p,), ident, jnp.int32))
-        fields["valid"].append(valid)
-    k = config.stop_line_points
-    across = jnp.linspace(-1.0, 1.0, k) * half
-    stop = line.pose_at(jnp.full((k,), jnp.where(jnp.isfinite(stop_s), stop_s, 0.0)), across)
-    fields["x"].append(stop["x"])
-    fields["y"].append(stop["y"])
-    fields["dir_x"].append(-jnp.sin(stop["heading"]))
-    fields["dir_y"].append(jnp.cos(stop["heading"]))
-    fields["types"].append(jnp.full((k,), int(RoadType.STOP_LINE), jnp.int32))
-    fields["ids"].append(jnp.full((k,), 200, jnp.int32))
-    fields["valid"].append(jnp.full((k,), jnp.isfinite(stop_s)))
-    return RoadgraphPoints(**{name: jnp.concatenate(v) for name, v in fields.items()})
 
 
 def generate_with_layout(
     key: jax.Array, config: ScenarioConfig | None = None
 ) -> tuple[SimulatorState, SceneLayout]:
-    """One scene and the road-coordinate layout it was built from."""
+    """One scene and the path-coordinate layout it was built from."""
     config = config or ScenarioConfig()
-    k_road, k_lanes, k_light, k_cars = jax.random.split(key, 4)
-    line = draw_road(k_road, config)
-    min_lanes = min(2, config.max_lanes)
-    num_lanes = jax.random.randint(k_lanes, (), min_lanes, config.max_lanes + 1)
-    stop_s, light_state = draw_light(k_light, line.total_length, config)
-    active, lane, s0, length, width, v0, v_desired = draw_vehicles(k_cars, num_lanes, config)
-    offset = lane_offset(lane, num_lanes, config.lane_width)
-
-    def path_factor(s: jax.Array) -> jax.Array:
-        return line.pose_at(s, offset)["speed_factor"]
-
-    s, v = drive_expert(
-        s0, v0, lane, length, v_desired, active, stop_s, light_state, path_factor, config
+    k_roads, k_lights, k_cars = jax.random.split(key, 3)
+    roads = draw_roads(k_roads, config)
+    main_light, cross_light = light_phases(k_lights, roads, config)
+    cars = draw_vehicles(k_cars, roads, config)
+    on_main = cars.path == Path.MAIN
+    light_state = jnp.where(on_main[:, None], main_light[None, :], cross_light[None, :])
+    stop_s, box_out = junction_positions(roads, cars.path, config)
+    conflict = (
+        roads.has_junction
+        & (on_main[:, None] != on_main[None, :])
+        & cars.active[:, None]
+        & cars.active[None, :]
     )
-    offset = offset[:, None]
-    pose = line.pose_at(s, offset)
-    speed = v
-    t = config.num_timesteps
-    valid = active[:, None] & (s + 0.5 * length[:, None] <= line.total_length)
+    s, v = drive_expert(roads, cars, stop_s, light_state, Junction(box_out, conflict), config)
+
+    pose = path_poses(roads, cars, s, config)
+    n, t = config.num_objects, config.num_timesteps
+    path_length = roads.path_length(cars.path, config.cross_length)
+    valid = cars.active[:, None] & (s + 0.5 * cars.length[:, None] <= path_length[:, None])
     log = Trajectory(
         x=pose["x"],
         y=pose["y"],
         yaw=pose["heading"],
-        vel_x=speed * jnp.cos(pose["heading"]),
-        vel_y=speed * jnp.sin(pose["heading"]),
-        length=jnp.broadcast_to(length[:, None], (config.num_objects, t)),
-        width=jnp.broadcast_to(width[:, None], (config.num_objects, t)),
+        vel_x=v * jnp.cos(pose["heading"]),
+        vel_y=v * jnp.sin(pose["heading"]),
+        length=jnp.broadcast_to(cars.length[:, None], (n, t)),
+        width=jnp.broadcast_to(cars.width[:, None], (n, t)),
         valid=valid,
     )
-    n = config.num_objects
     is_sdc = jnp.arange(n) == 0
     metadata = ObjectMetadata(
         ids=jnp.arange(n, dtype=jnp.int32),
         object_types=jnp.full((n,), int(ObjectType.VEHICLE), jnp.int32),
         is_sdc=is_sdc,
         is_controlled=is_sdc,
-        is_valid=active,
-    )
-    light_pose = line.pose_at(
-        jnp.full((config.max_lanes,), jnp.where(jnp.isfinite(stop_s), stop_s, 0.0)),
-        lane_offset(jnp.arange(config.max_lanes), num_lanes, config.lane_width),
-    )
-    has_light = jnp.isfinite(stop_s) & (jnp.arange(config.max_lanes) < num_lanes)
-    lights = TrafficLights(
-        x=jnp.broadcast_to(light_pose["x"][:, None], (config.max_lanes, t)),
-        y=jnp.broadcast_to(light_pose["y"][:, None], (config.max_lanes, t)),
-        state=jnp.broadcast_to(light_state[None, :], (config.max_lanes, t)),
-        lane_ids=jnp.broadcast_to(
-            jnp.arange(config.max_lanes, dtype=jnp.int32)[:, None], (config.max_lanes, t)
-        ),
-        valid=jnp.broadcast_to(has_light[:, None], (config.max_lanes, t)),
+        is_valid=cars.active,
     )
     route_s = s[0, 0] + jnp.arange(config.points_per_line) * config.point_spacing
-    route_pose = line.pose_at(route_s, offset[0, 0])
-    steps = jnp.hypot(jnp.diff(route_pose["x"]), jnp.diff(route_pose["y"]))
-    route = Route(
-        x=route_pose["x"],
-        y=route_pose["y"],
-        arc_length=jnp.concatenate([jnp.zeros(1), jnp.cumsum(steps)]),
-        valid=route_s <= line.total_length,
-    )
+    sdc = jax.tree_util.tree_map(lambda a: a[:1], cars)
+    route_pose = path_poses(roads, sdc, route_s[None, :], config)
     state = SimulatorState(
         sim_trajectory=log,
         log_trajectory=log,
-        log_traffic_light=lights,
+        log_traffic_light=traffic_lights(roads, main_light, cross_light, config),
         object_metadata=metadata,
-        roadgraph_points=roadgraph(line, num_lanes, stop_s, config),
-        sdc_route=route,
+        roadgraph_points=roadgraph(roads, config),
+        sdc_route=sdc_route(
+            route_pose["x"][0], route_pose["y"][0], route_s <= roads.main.total_length
+        ),
         timestep=jnp.int32(0),
     )
-    layout = SceneLayout(line, num_lanes, lane, s, v, stop_s, light_state)
+    layout = SceneLayout(roads, cars.path, cars.lane, cars.ramp, s, v, stop_s, light_state)
     return state, layout
 
 

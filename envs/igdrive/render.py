@@ -41,19 +41,28 @@ def _light_color(state: int) -> str:
     return LIGHT_COLORS["unknown"]
 
 
+def _with_breaks(x: np.ndarray, y: np.ndarray, jump: float = 4.0):
+    """The polyline with NaNs where consecutive points are more than `jump` m apart (an
+    edge interrupted by a junction is drawn as two pieces)."""
+    far = np.hypot(np.diff(x), np.diff(y)) > jump
+    cut = np.flatnonzero(far) + 1
+    return np.insert(x, cut, np.nan), np.insert(y, cut, np.nan)
+
+
 def _draw_map(ax: Axes, road) -> None:
     types, valid = np.asarray(road.types), np.asarray(road.valid)
     ids, x, y = np.asarray(road.ids), np.asarray(road.x), np.asarray(road.y)
     for polyline in np.unique(ids[valid]):
         keep = valid & (ids == polyline)
         kind = int(types[keep][0])
+        px, py = _with_breaks(x[keep], y[keep])
         if kind in ROAD_EDGE_TYPES:
-            ax.plot(x[keep], y[keep], color="#333333", lw=1.4, zorder=1)
+            ax.plot(px, py, color="#333333", lw=1.4, zorder=1)
         elif kind in LANE_TYPES:
-            ax.plot(x[keep], y[keep], color="#bbbbbb", lw=0.8, ls="--", zorder=1)
+            ax.plot(px, py, color="#bbbbbb", lw=0.8, ls="--", zorder=1)
         elif kind == RoadType.STOP_LINE:
-            ax.plot(x[keep], y[keep], color="white", lw=2.5, zorder=2)
-            ax.plot(x[keep], y[keep], color="#555555", lw=0.6, zorder=2)
+            ax.plot(px, py, color="white", lw=2.5, zorder=2)
+            ax.plot(px, py, color="#555555", lw=0.6, zorder=2)
 
 
 def _box(ax: Axes, x, y, yaw, length, width, **style) -> None:
