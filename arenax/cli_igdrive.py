@@ -95,11 +95,15 @@ def info_command() -> None:
     from arenax.envs.igdrive import perception
 
     typer.echo(
-        "IGDrivSim (in progress): procedural scenes on multi-lane roads with bends and a "
-        "traffic light; every vehicle's log is driven by a privileged IDM expert (no "
-        "collisions, no off-road, no red-light running). The SDC (object 0) is driven by "
-        "the policy with the kinematic bicycle (acceleration m/s^2, curvature 1/m) or the "
-        "local delta model (dx, dy, dyaw); others replay their logs. 10 Hz, metres, radians."
+        "IGDrivSim: procedural scenes of three kinds - multi-lane roads with bends and an "
+        "optional traffic light, four-way intersections with complementary lights and "
+        "cross traffic, merges from an acceleration lane; every vehicle's log is driven "
+        "by a privileged IDM expert that follows lanes and cars, obeys lights and yields "
+        "at junctions (no collisions, no off-road, no red-light running). The SDC "
+        "(object 0) is driven by the policy with the kinematic bicycle (acceleration "
+        "m/s^2, curvature 1/m) or the local delta model (dx, dy, dyaw); other vehicles "
+        "replay their logs (others=log) or follow their logged paths at IDM speeds, "
+        "braking for the SDC and red lights (others=idm). 10 Hz, metres, radians."
     )
     typer.echo("\nPerception restrictions (join with '+'):")
     for line in perception.__doc__.split("\n"):

@@ -15,6 +15,7 @@ from arenax.envs import make
 from arenax.envs.igdrive.dynamics import actions_from_log
 from arenax.envs.igdrive.env import IGDrive, IGDriveParams
 from arenax.envs.igdrive.generator import ScenarioConfig
+from arenax.envs.igdrive.metrics import red_light_crossing, sdc_episode_metrics
 
 SCENE = ScenarioConfig(num_objects=6, num_timesteps=31)
 ENV = IGDrive()
@@ -105,6 +106,7 @@ def test_observation_matches_its_space_and_is_finite():
         ({"dynamics": "unicycle"}, "dynamics must be"),
         ({"terminate_on": ("crash",)}, "not events"),
         ({"warmup_steps": 100}, "warmup_steps must be in"),
+        ({"others": "replay"}, "others must be one of"),
     ],
 )
 def test_bad_params_name_the_problem(changes, message):
@@ -117,3 +119,65 @@ def test_bad_params_name_the_problem(changes, message):
 def test_registered_under_make():
     env, p = make("igdrive", perception="range:radius=30", warmup_steps=5)
     assert isinstance(env, IGDrive) and p.warmup_steps == 5
+
+
+# Single-lane roads, so that the SDC often has a follower.
+LONG = ScenarioConfig(
+    num_objects=6, num_timesteps=51, max_lanes=1, kind_probabilities=(1.0, 0.0, 0.0)
+)
+
+
+def brake(state):
+    return jnp.array([-6.0, 0.0])  # stop dead in the lane
+
+
+def run_long(others: str, policy):
+    p = IGDriveParams(scenario=LONG, num_obs_points=16, others=others)
+    keys = jax.random.split(jax.random.PRNGKey(5), 32)
+    return compiled_long_episodes(p, policy)(keys)
+
+
+@functools.cache
+def compiled_long_episodes(p: IGDriveParams, policy):
+    def episode(k):
+        _, state = ENV.reset(k, p)
+
+        def step(state, step_key):
+            _, state, _, _, info = ENV.step(step_key, state, {"sdc": policy(state)}, p)
+            return state, info["overlap"]
+
+        keys = jax.random.split(k, LONG.num_timesteps - 1 - p.warmup_steps)
+        final, overlaps = jax.lax.scan(step, state, keys)
+        return final, overlaps, sdc_episode_metrics(final.sim, p.warmup_steps, LONG.lane_width)
+
+    return jax.jit(jax.vmap(episode))
+
+
+def test_reactive_traffic_brakes_for_a_stopped_sdc_where_log_replay_runs_into_it():
+    _, hit_log, _ = run_long("log", brake)
+    final, hit_idm, metrics = run_long("idm", brake)
+    assert np.asarray(hit_log).any(1).sum() >= 2  # followers replaying the log rear-end it
+    assert not np.asarray(hit_idm).any()
+    assert np.all(np.asarray(metrics["overlap"]) == np.asarray(hit_idm).any(1))
+    # Reactive vehicles also stop for red lights on their paths.
+    traj = final.sim.sim_trajectory
+    before = jax.tree_util.tree_map(lambda a: a[..., :-1], traj)
+    after = jax.tree_util.tree_map(lambda a: a[..., 1:], traj)
+    steps = jnp.arange(1, LONG.num_timesteps)
+    crossed = jax.vmap(
+        lambda b, a, lights: jax.vmap(
+            lambda bt, at, t: red_light_crossing(bt, at, lights, t, LONG.lane_width),
+            in_axes=(-1, -1, 0),
+        )(b, a, steps)
+    )(before, after, final.sim.log_traffic_light)
+    assert not np.any(np.asarray(crossed))
+
+
+def test_episode_metrics_of_the_expert_and_of_a_braking_sdc():
+    _, _, expert = run_long("idm", expert_policy)
+    _, _, stopped = run_long("idm", brake)
+    for name in ("overlap", "offroad", "red_light", "infeasible"):
+        assert not np.any(np.asarray(expert[name])), name
+    assert np.asarray(expert["ade"]).max() < 0.05
+    assert np.all(np.asarray(expert["progress"]) > np.asarray(stopped["progress"]))
+    assert np.all(np.asarray(stopped["ade"]) > 1.0)

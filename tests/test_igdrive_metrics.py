@@ -3,11 +3,19 @@ boxes; a corner just past a road edge; ADE/FDE; kinematic infeasibility; progres
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from arenax.envs.igdrive import RoadgraphPoints, RoadType, Route, Trajectory
+from arenax.envs.igdrive import (
+    LightState,
+    RoadgraphPoints,
+    RoadType,
+    Route,
+    TrafficLights,
+    Trajectory,
+)
 from arenax.envs.igdrive.geometry import box_corners
 from arenax.envs.igdrive.metrics import (
     ade_fde,
@@ -15,6 +23,7 @@ from arenax.envs.igdrive.metrics import (
     offroad,
     offroad_distance,
     overlap,
+    red_light_crossing,
     route_progress,
 )
 
@@ -145,3 +154,31 @@ def test_route_progress_is_the_covered_fraction():
     x = jnp.array([10.0, 20.0, 35.0])
     assert float(route_progress(x, jnp.zeros(3), route)) == pytest.approx(0.25)
     assert float(route_progress(x[::-1], jnp.zeros(3), route)) == pytest.approx(-0.25)
+
+
+def lights_at(x: float, y: float, state: LightState) -> TrafficLights:
+    """One light at (x, y) with `state` at both of 2 timesteps."""
+    full = lambda v, dtype=jnp.float32: jnp.full((1, 2), v, dtype)
+    return TrafficLights(
+        x=full(x),
+        y=full(y),
+        state=full(int(state), jnp.int32),
+        lane_ids=full(0, jnp.int32),
+        valid=full(True, bool),
+    )
+
+
+@pytest.mark.parametrize(
+    "state, light_y, end_x, crossed",
+    [
+        (LightState.STOP, 0.0, 12.0, True),  # front bumper passes the red light's stop point
+        (LightState.STOP, 0.0, 7.5, False),  # stops before it
+        (LightState.GO, 0.0, 12.0, False),  # green
+        (LightState.STOP, 3.5, 12.0, False),  # the light controls the next lane
+    ],
+)
+def test_red_light_crossing(state, light_y, end_x, crossed):
+    before, after = cars([(0.0, 0.0, 0.0)]), cars([(end_x, 0.0, 0.0)])
+    one = lambda c: jax.tree_util.tree_map(lambda a: a[0], c)
+    result = red_light_crossing(one(before), one(after), lights_at(10.0, light_y, state), 1, 3.5)
+    assert bool(result) is crossed

@@ -1,13 +1,13 @@
 """IGDrivSim in JAX: driving scenarios with a privileged expert and restricted perception.
 
-So far: the data model (`datatypes.py`, Waymax's field names), invertible vehicle
-dynamics (`dynamics.py`), oriented-box geometry (`geometry.py`), driving metrics
-(`metrics.py`), procedural scenes on multi-lane curved roads with a traffic light
-and a privileged IDM expert (`road.py`, `expert.py`, `generator.py`), scenario files
-(`scenario_io.py`), perception restrictions (`perception.py`), the SDC's
-observation (`observation.py`) and the environment with log-replay traffic
-(`env.py`). Intersections and merges, reactive (IDM) traffic, rendering, the CLI and
-the throughput benchmark come next (issue 5).
+The data model (`datatypes.py`, Waymax's field names), invertible vehicle dynamics
+(`dynamics.py`), oriented-box geometry (`geometry.py`), driving metrics and
+episode metrics (`metrics.py`), procedural scenes - curved multi-lane roads,
+four-way intersections with lights, merges - driven by a privileged IDM expert
+(`layout.py`, `road.py`, `expert.py`, `scene_map.py`, `generator.py`), scenario
+files (`scenario_io.py`), perception restrictions (`perception.py`), the SDC's
+observation (`observation.py`), reactive IDM traffic (`reactive.py`), the
+environment (`env.py`) and rendering (`render.py`).
 """
 
 from arenax.envs.igdrive.datatypes import (

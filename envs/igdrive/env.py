@@ -1,8 +1,10 @@
 """`IGDrive`: the SDC of a procedural scene, driven by a policy, seen through a sensor.
 
 `reset` draws a scene (`generator.py`) and replays its log for `warmup_steps`;
-`step` moves the SDC with the chosen dynamics and every other vehicle along its
-log (log replay), then scores the step: penalties for overlap, off-road and
+`step` moves the SDC with the chosen dynamics and every other vehicle either along
+its log (`others="log"`, log replay) or along its logged path at IDM speeds, braking
+for the SDC and for red lights (`others="idm"`, reactive; `reactive.py`), then
+scores the step: penalties for overlap, off-road and
 running a red light, with configurable weights. `done` at the end of the log, or
 earlier on the terminal events named in `terminate_on`. The single agent is
 "sdc"; its observation is `observation.observe` under the params' restrictions,
@@ -20,12 +22,14 @@ from arenax.envs.environment import Environment
 from arenax.envs.igdrive.datatypes import SimulatorState
 from arenax.envs.igdrive.dynamics import DeltaLocal, InvertibleBicycle
 from arenax.envs.igdrive.generator import ScenarioConfig, generate
-from arenax.envs.igdrive.metrics import offroad, overlap
+from arenax.envs.igdrive.metrics import offroad, overlap, red_light_crossing
 from arenax.envs.igdrive.observation import DrivingObservation, observe
 from arenax.envs.igdrive.perception import parse_restrictions
+from arenax.envs.igdrive.reactive import ReactiveState, reactive_step, start_reactive
 from arenax.envs.spaces import Box
 
 EVENTS = ("overlap", "offroad", "red_light")
+OTHERS = ("log", "idm")
 
 
 @struct.dataclass
@@ -36,6 +40,7 @@ class IGDriveParams:
         scenario: the scene generator's config.
         perception: restriction string (e.g. "cone:radius=20,angle=120"; "full": none).
         dynamics: "bicycle" (acceleration, curvature) or "delta" (dx, dy, dyaw).
+        others: "log" (other vehicles replay the log) or "idm" (reactive).
         warmup_steps: steps of log replay before the policy drives.
         terminate_on: events that end the episode early (subset of EVENTS).
         num_obs_objects, num_obs_points: observation slots.
@@ -45,6 +50,7 @@ class IGDriveParams:
     scenario: ScenarioConfig = struct.field(pytree_node=False, default_factory=ScenarioConfig)
     perception: str = struct.field(pytree_node=False, default="full")
     dynamics: str = struct.field(pytree_node=False, default="bicycle")
+    others: str = struct.field(pytree_node=False, default="log")
     warmup_steps: int = struct.field(pytree_node=False, default=10)
     terminate_on: tuple[str, ...] = struct.field(pytree_node=False, default=())
     num_obs_objects: int = struct.field(pytree_node=False, default=8)
@@ -57,6 +63,8 @@ class IGDriveParams:
         parse_restrictions(self.perception)  # raises a ValueError naming the problem
         if self.dynamics not in ("bicycle", "delta"):
             raise ValueError(f"dynamics must be 'bicycle' or 'delta', got {self.dynamics!r}")
+        if self.others not in OTHERS:
+            raise ValueError(f"others must be one of {OTHERS}, got {self.others!r}")
         unknown = sorted(set(self.terminate_on) - set(EVENTS))
         if unknown:
             raise ValueError(f"terminate_on: {unknown} are not events ({', '.join(EVENTS)})")
@@ -73,9 +81,11 @@ class IGDriveParams:
 
 @struct.dataclass
 class IGDriveState:
-    """The simulator state plus the episode's perception key and flags."""
+    """The simulator state plus the episode's perception key, flags and the other
+    vehicles' places along their paths (used when `others="idm"`)."""
 
     sim: SimulatorState
+    reactive: ReactiveState
     episode_key: jax.Array
     done: jax.Array
     events: jax.Array  # (3,) counts of overlap, offroad, red-light steps so far
@@ -83,25 +93,6 @@ class IGDriveState:
 
 def _sdc_index(sim: SimulatorState) -> jax.Array:
     return jnp.argmax(sim.object_metadata.is_sdc)
-
-
-def red_light_crossing(before, after, sim: SimulatorState, lane_width: float) -> jax.Array:
-    """Whether the SDC's front bumper crossed the stop point of a red light in its lane
-    during the step. `before`, `after`: the SDC's states (scalars)."""
-    lights = sim.log_traffic_light
-    t = sim.timestep  # the new timestep
-
-    def ahead(state):
-        dx, dy = lights.x[:, t] - state.x, lights.y[:, t] - state.y
-        cos, sin = jnp.cos(state.yaw), jnp.sin(state.yaw)
-        along = cos * dx + sin * dy - 0.5 * state.length
-        across = -sin * dx + cos * dy
-        return along, across
-
-    along_0, across_0 = ahead(before)
-    along_1, _ = ahead(after)
-    crossed = (along_0 > 0) & (along_1 <= 0) & (jnp.abs(across_0) < 0.5 * lane_width)
-    return jnp.any(crossed & lights.is_red[:, t])
 
 
 class IGDrive(Environment[IGDriveState, IGDriveParams]):
@@ -128,7 +119,8 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
     def reset(self, key: jax.Array, params: IGDriveParams):
         k_scene, k_episode, k_obs = jax.random.split(key, 3)
         sim = generate(k_scene, params.scenario).replace(timestep=jnp.int32(params.warmup_steps))
-        state = IGDriveState(sim, k_episode, jnp.bool_(False), jnp.zeros(3, jnp.int32))
+        reactive = start_reactive(sim.log_trajectory, sim.timestep)
+        state = IGDriveState(sim, reactive, k_episode, jnp.bool_(False), jnp.zeros(3, jnp.int32))
         return {"sdc": self.observe(k_obs, state, params)}, state
 
     def step(self, key: jax.Array, state: IGDriveState, actions, params: IGDriveParams):
@@ -137,6 +129,11 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
         t = sim.timestep
         now = jax.tree_util.tree_map(lambda a: a[..., 0], sim.current_sim_trajectory)
         logged_next = jax.tree_util.tree_map(lambda a: a[..., 0], sim.log_trajectory.at(t + 1))
+        reactive = state.reactive
+        if params.others == "idm":
+            reactive, logged_next = reactive_step(
+                reactive, sim.log_trajectory, now, sim.log_traffic_light, t, params.scenario.idm
+            )
         sdc_now = jax.tree_util.tree_map(lambda a: a[sdc], now)
         sdc_next = params.model.forward(sdc_now, jnp.asarray(actions["sdc"], jnp.float32))
         sdc_next = sdc_next.replace(valid=sdc_now.valid)
@@ -153,7 +150,9 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
                 offroad(
                     jax.tree_util.tree_map(lambda a: a[sdc, None], moved), sim.roadgraph_points
                 )[0],
-                red_light_crossing(sdc_now, sdc_next, new_sim, params.scenario.lane_width),
+                red_light_crossing(
+                    sdc_now, sdc_next, new_sim.log_traffic_light, t + 1, params.scenario.lane_width
+                ),
             ]
         )
         penalty = jnp.stack([params.overlap_weight, params.offroad_weight, params.red_light_weight])
@@ -162,7 +161,7 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
         for name in params.terminate_on:
             terminal = terminal | events[EVENTS.index(name)]
         done = new_sim.is_done | terminal
-        stepped = IGDriveState(new_sim, state.episode_key, done, state.events + events)
+        stepped = IGDriveState(new_sim, reactive, state.episode_key, done, state.events + events)
         # Stepping a finished episode is a no-op.
         new_state = jax.tree_util.tree_map(
             lambda old, new: jnp.where(state.done, old, new), state, stepped
@@ -189,7 +188,7 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
         size = (
             params.num_obs_objects * 8
             + params.num_obs_points * 9
-            + params.scenario.max_lanes * 7
+            + params.scenario.num_lights * 7
             + 3
         )
         return {"sdc": Box(-np.inf, np.inf, (size,))}

@@ -8,6 +8,8 @@ Per-step metrics take one timestep of states (time axis of size 1 dropped, field
   (road edges are directed with the road on their left);
 - log divergence: distance to the logged position at the same timestep; ADE is its
   mean over valid steps, FDE its value at the last valid step;
+- red-light violation: the front bumper crosses a red light's stop point in the
+  object's lane (within half a lane width across) during a step;
 - kinematic infeasibility: the bicycle action that explains a step is outside the
   model's bounds (acceleration or curvature);
 - route progress: arc length along the route of the nearest route point, from the
@@ -19,7 +21,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from arenax.envs.igdrive.datatypes import ROAD_EDGE_TYPES, RoadgraphPoints, Route, Trajectory
+from arenax.envs.igdrive.datatypes import (
+    ROAD_EDGE_TYPES,
+    RoadgraphPoints,
+    Route,
+    SimulatorState,
+    TrafficLights,
+    Trajectory,
+)
 from arenax.envs.igdrive.dynamics import InvertibleBicycle
 from arenax.envs.igdrive.geometry import (
     box_corners,
@@ -103,3 +112,61 @@ def route_progress(x: jax.Array, y: jax.Array, route: Route) -> jax.Array:
     end = route_arc_length(x[..., -1], y[..., -1], route)
     total = jnp.max(jnp.where(route.valid, route.arc_length, 0.0), axis=-1)
     return (end - start) / jnp.maximum(total, 1e-6)
+
+
+def red_light_crossing(
+    before: Trajectory, after: Trajectory, lights: TrafficLights, t, lane_width: float
+):
+    """Whether each object's front bumper crossed the stop point of a red light in its
+    lane between states `before` and `after` (fields (...,)), the light's state taken at
+    timestep `t`. Returns (...,) bool."""
+    x, y = lights.x[..., t], lights.y[..., t]  # (L,)
+    red = lights.is_red[..., t] & lights.valid[..., t]
+
+    def ahead(state):
+        dx = x - state.x[..., None]
+        dy = y - state.y[..., None]
+        cos, sin = jnp.cos(state.yaw)[..., None], jnp.sin(state.yaw)[..., None]
+        along = cos * dx + sin * dy - 0.5 * state.length[..., None]
+        return along, -sin * dx + cos * dy
+
+    along_0, across_0 = ahead(before)
+    along_1, _ = ahead(after)
+    crossed = (along_0 > 0) & (along_1 <= 0) & (jnp.abs(across_0) < 0.5 * lane_width)
+    return jnp.any(crossed & red, axis=-1) & before.valid & after.valid
+
+
+EPISODE_METRICS = ("overlap", "offroad", "red_light", "infeasible", "ade", "fde", "progress")
+
+
+def sdc_episode_metrics(sim: SimulatorState, start: int, lane_width: float) -> dict[str, jax.Array]:
+    """The SDC's metrics over one finished episode (one scene, no batch axis; vmap for
+    batches), counted from timestep `start` (the end of the warm-up) to the last.
+
+    Returns scalars: overlap, offroad, red_light, infeasible (whether the event
+    happened at any step: averaged over episodes these are the episode rates), ade
+    and fde (m, against the log), progress (fraction of the route).
+    """
+    sdc = jnp.argmax(sim.object_metadata.is_sdc)
+    driven = jax.tree_util.tree_map(lambda a: a[..., start:], sim.sim_trajectory)
+    logged = jax.tree_util.tree_map(lambda a: a[..., start:], sim.log_trajectory)
+    per_step = jax.tree_util.tree_map(lambda a: a.T, driven)  # (T', N)
+    own = jax.tree_util.tree_map(lambda a: a[sdc], driven)  # (T',)
+    hits = jax.vmap(overlap)(per_step)[:, sdc]
+    off = offroad(own, sim.roadgraph_points)
+    before = jax.tree_util.tree_map(lambda a: a[:-1], own)
+    after = jax.tree_util.tree_map(lambda a: a[1:], own)
+    steps = jnp.arange(start + 1, sim.num_timesteps)
+    red = jax.vmap(lambda b, a, t: red_light_crossing(b, a, sim.log_traffic_light, t, lane_width))(
+        before, after, steps
+    )
+    ade, fde = ade_fde(own, jax.tree_util.tree_map(lambda a: a[sdc], logged))
+    return {
+        "overlap": jnp.any(hits),
+        "offroad": jnp.any(off),
+        "red_light": jnp.any(red),
+        "infeasible": jnp.any(kinematic_infeasibility(own)),
+        "ade": ade,
+        "fde": fde,
+        "progress": route_progress(own.x, own.y, sim.sdc_route),
+    }
