@@ -17,14 +17,28 @@ def _igdrive() -> Environment:
     return IGDrive()
 
 
+def _tiger_door() -> Environment:
+    from arenax.envs.gap import TigerDoor
+
+    return TigerDoor()
+
+
+def _poisoned_doors() -> Environment:
+    from arenax.envs.gap import PoisonedDoors
+
+    return PoisonedDoors()
+
+
 def _validated_on_construction(params: Any) -> Any:
-    return params  # IGDriveParams checks itself in __post_init__
+    return params  # IGDrive and gap params check themselves in __post_init__
 
 
 # name -> (environment factory, params validator)
 _REGISTRY: dict[str, tuple[Callable[[], Environment], Callable[[Any], Any]]] = {
     "car_tag": (CarTag, validate_car_tag),
     "igdrive": (_igdrive, _validated_on_construction),
+    "poisoned_doors": (_poisoned_doors, _validated_on_construction),
+    "tiger_door": (_tiger_door, _validated_on_construction),
 }
 
 
