@@ -1,0 +1,132 @@
+"""Behaviour cloning: maximise the likelihood of the expert's actions under the
+agent's own observations.
+
+The network is the PPO actor-critic (`agents/ppo/networks.py`, feed-forward or GRU;
+discrete or continuous heads); BC trains its policy head by full-batch Adam on
+the negative log-likelihood of the demonstrated actions, averaged over real
+(unmasked) steps. Episodes are fed time-major, `(T, E, D)`, with a reset at t = 0,
+so the GRU sees each episode from its start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from arenax.agents.imitation.demonstrations import Demonstrations
+from arenax.agents.ppo.action_spec import ActionSpec
+from arenax.agents.ppo.config import PPOConfig
+from arenax.agents.ppo.networks import build_network, init_params, initial_hidden
+from arenax.envs.environment import Environment
+
+
+@dataclasses.dataclass(frozen=True)
+class BCConfig:
+    """Attributes:
+    hidden_sizes: MLP widths (the PPO network's).
+    recurrent: use the GRU network (for partially observed tasks).
+    gru_size: GRU width when recurrent.
+    learning_rate: Adam step size.
+    steps: full-batch gradient steps.
+    """
+
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    recurrent: bool = False
+    gru_size: int = 64
+    learning_rate: float = 3e-3
+    steps: int = 300
+
+    def network_config(self) -> PPOConfig:
+        return dataclasses.replace(
+            PPOConfig(),
+            hidden_sizes=self.hidden_sizes,
+            recurrent=self.recurrent,
+            gru_size=self.gru_size,
+        )
+
+
+@struct.dataclass
+class BCResult:
+    """The trained parameters and the loss after each step (steps,)."""
+
+    params: Any
+    losses: jax.Array
+
+
+def _time_major(x: jax.Array) -> jax.Array:
+    return jnp.swapaxes(x, 0, 1)
+
+
+def nll_loss(network: nn.Module, config: BCConfig, params, demos: Demonstrations) -> jax.Array:
+    """Mean negative log-likelihood of the expert's actions over real steps."""
+    obs = _time_major(demos.obs)
+    actions = _time_major(demos.actions)
+    mask = _time_major(demos.mask).astype(jnp.float32)
+    resets = jnp.zeros(mask.shape, bool).at[0].set(True)
+    hidden = initial_hidden(config.network_config(), (obs.shape[1],))
+    _, dist, _ = network.apply(params, hidden, obs, resets)
+    return -jnp.sum(dist.log_prob(actions) * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def train_bc(
+    demos: Demonstrations, spec: ActionSpec, config: BCConfig, key: jax.Array
+) -> tuple[nn.Module, BCResult]:
+    """Fit the policy to the demonstrations; returns the network and its parameters."""
+    network = build_network(config.network_config(), spec)
+    params = init_params(network, config.network_config(), key, demos.obs.shape[-1])
+    optimiser = optax.adam(config.learning_rate)
+
+    @jax.jit
+    def fit(params):
+        def step(carry, _):
+            params, opt_state = carry
+            loss, grads = jax.value_and_grad(lambda p: nll_loss(network, config, p, demos))(params)
+            updates, opt_state = optimiser.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, _), losses = jax.lax.scan(
+            step, (params, optimiser.init(params)), None, length=config.steps
+        )
+        return params, losses
+
+    params, losses = fit(params)
+    return network, BCResult(params, losses)
+
+
+def evaluate_policy(
+    env: Environment,
+    env_params,
+    network: nn.Module,
+    config: BCConfig,
+    params,
+    key: jax.Array,
+    num_episodes: int,
+    horizon: int,
+    agent: str = "agent",
+) -> jax.Array:
+    """(num_episodes,) returns of the policy sampling its actions, one jitted scan."""
+
+    def episode(k):
+        obs, state = env.reset(k, env_params)
+        hidden = initial_hidden(config.network_config(), (1,))
+
+        def step(carry, step_key):
+            obs, state, hidden, first, total = carry
+            k_act, k_env = jax.random.split(step_key)
+            x = obs[agent][None, None]
+            hidden, dist, _ = network.apply(params, hidden, x, jnp.full((1, 1), first))
+            action = dist.sample(k_act)[0, 0]
+            obs, state, reward, _, _ = env.step(k_env, state, {agent: action}, env_params)
+            return (obs, state, hidden, False, total + reward[agent]), None
+
+        carry = (obs, state, hidden, True, 0.0)
+        (_, _, _, _, total), _ = jax.lax.scan(step, carry, jax.random.split(k, horizon))
+        return total
+
+    return jax.jit(jax.vmap(episode))(jax.random.split(key, num_episodes))
