@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from arenax.envs.environment import Environment
+from arenax.envs.gap.base import GapEnvironment
 from arenax.envs.spaces import Box, Discrete
 
 DEFAULT_COMBINATION = (1, 3, 0, 2, 2, 1, 0, 3, 1, 2)
@@ -76,11 +76,10 @@ class PoisonedDoorsState:
     done: jax.Array
 
 
-class PoisonedDoors(Environment[PoisonedDoorsState, PoisonedDoorsParams]):
+class PoisonedDoors(GapEnvironment):
     """See the module docstring. Agent: "agent"."""
 
     name = "poisoned_doors"
-    agents = ("agent",)
 
     @property
     def default_params(self) -> PoisonedDoorsParams:
@@ -122,18 +121,7 @@ class PoisonedDoors(Environment[PoisonedDoorsState, PoisonedDoorsParams]):
             jnp.where(state.entering, digits, 0),
             done,
         )
-        new_state = jax.tree_util.tree_map(
-            lambda old, new: jnp.where(state.done, old, new), state, stepped
-        )
-        reward = jnp.where(state.done, 0.0, reward)
-        info = {"expert_action": self.expert_action(new_state, params)}
-        return (
-            {"agent": self.observe(new_state, params)},
-            new_state,
-            {"agent": reward},
-            new_state.done,
-            info,
-        )
+        return self.finish_step(state, stepped, reward, params)
 
     def expert_action(self, state: PoisonedDoorsState, params: PoisonedDoorsParams) -> jax.Array:
         """The privileged expert: open the good door (and, should it ever be entering the

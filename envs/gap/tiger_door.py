@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from arenax.envs.environment import Environment
+from arenax.envs.gap.base import GapEnvironment
 from arenax.envs.spaces import Box, Discrete
 
 OPEN_LEFT, OPEN_RIGHT, PRESS = 0, 1, 2
@@ -61,11 +61,10 @@ class TigerDoorState:
     done: jax.Array  # bool
 
 
-class TigerDoor(Environment[TigerDoorState, TigerDoorParams]):
+class TigerDoor(GapEnvironment):
     """See the module docstring. Agent: "agent"."""
 
     name = "tiger_door"
-    agents = ("agent",)
 
     @property
     def default_params(self) -> TigerDoorParams:
@@ -91,18 +90,7 @@ class TigerDoor(Environment[TigerDoorState, TigerDoorParams]):
         stepped = TigerDoorState(
             state.treasure, state.revealed | (action == PRESS), t, opened | (t >= params.horizon)
         )
-        new_state = jax.tree_util.tree_map(
-            lambda old, new: jnp.where(state.done, old, new), state, stepped
-        )
-        reward = jnp.where(state.done, 0.0, reward)
-        info = {"expert_action": self.expert_action(new_state, params)}
-        return (
-            {"agent": self.observe(new_state, params)},
-            new_state,
-            {"agent": reward},
-            new_state.done,
-            info,
-        )
+        return self.finish_step(state, stepped, reward, params)
 
     def expert_action(self, state: TigerDoorState, params: TigerDoorParams) -> jax.Array:
         """The privileged expert: open the treasure's door."""
