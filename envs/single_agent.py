@@ -113,3 +113,37 @@ class SingleAgentView:
 
     def __hash__(self) -> int:
         return hash((type(self), self.role))
+
+
+class SoloView:
+    """The single-agent view of a one-agent arenax environment (e.g. the gap
+    environments): observations, actions and rewards without the agent-name dicts."""
+
+    def __init__(self, env: Environment):
+        if len(env.agents) != 1:
+            raise ValueError(f"SoloView needs a one-agent environment, {env.name} has {env.agents}")
+        self.env = env
+        self.agent = env.agents[0]
+        self.agents = env.agents
+        self.name = env.name
+
+    @property
+    def default_params(self) -> Any:
+        return self.env.default_params
+
+    def action_space(self, params: Any) -> Any:
+        return self.env.action_space(params)[self.agent]
+
+    def reset(self, key: jax.Array, params: Any) -> tuple[jax.Array, Any]:
+        obs, state = self.env.reset(key, params)
+        return flatten_observation(obs[self.agent]), state
+
+    def step(self, key: jax.Array, state: Any, action: jax.Array, params: Any):
+        obs, state, rewards, done, info = self.env.step(key, state, {self.agent: action}, params)
+        return flatten_observation(obs[self.agent]), state, rewards[self.agent], done, info
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.env == other.env
+
+    def __hash__(self) -> int:
+        return hash((type(self), type(self.env)))

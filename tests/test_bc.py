@@ -11,14 +11,16 @@ import pytest
 
 from arenax.agents.imitation import (
     BCConfig,
+    DAggerConfig,
     collect_demonstrations,
     evaluate_policy,
     load_demonstrations,
     save_demonstrations,
     train_bc,
+    train_dagger,
 )
 from arenax.agents.ppo.action_spec import ActionSpec
-from arenax.envs.gap import PoisonedDoors, PoisonedDoorsParams
+from arenax.envs.gap import PoisonedDoors, PoisonedDoorsParams, TigerDoor, TigerDoorParams
 
 ENV = PoisonedDoors()
 CONFIG = BCConfig(hidden_sizes=(32, 32), steps=200)
@@ -70,3 +72,21 @@ def test_demonstration_files_round_trip_and_bad_files_fail(cloned, tmp_path):
         load_demonstrations(tmp_path / "junk.npz")
     with pytest.raises(ValueError, match="no such demonstrations file"):
         load_demonstrations(tmp_path / "missing.npz")
+
+
+@pytest.fixture(scope="module")
+def dagger_tiger():
+    """DAgger on TigerDoor with the gap: expert labels on the learner's own states."""
+    params = TigerDoorParams(gap=True)
+    config = DAggerConfig(iterations=3, episodes=64, horizon=params.horizon, bc=CONFIG)
+    return train_dagger(TigerDoor(), params, config, jax.random.PRNGKey(3))
+
+
+def test_dagger_refits_on_its_own_states_and_still_cannot_close_the_gap(dagger_tiger):
+    _, result, returns = dagger_tiger
+    assert len(returns) == 3
+    assert returns[0] == pytest.approx(1.0)  # iteration 0 is the expert itself
+    # The expert never presses the button, so the learner's labels never ask for it:
+    # with the treasure unseen, its doors are coin flips.
+    assert abs(returns[-1]) < 0.35
+    assert np.asarray(result.losses)[-1] == pytest.approx(np.log(2.0), abs=0.1)

@@ -11,6 +11,7 @@ so the GRU sees each episode from its start.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -63,15 +64,25 @@ def _time_major(x: jax.Array) -> jax.Array:
     return jnp.swapaxes(x, 0, 1)
 
 
-def nll_loss(network: nn.Module, config: BCConfig, params, demos: Demonstrations) -> jax.Array:
-    """Mean negative log-likelihood of the expert's actions over real steps."""
+def sequence_nll(
+    network: nn.Module, hidden0: Any, params, demos: Demonstrations, obs_map=None
+) -> jax.Array:
+    """Mean negative log-likelihood of the expert's actions over real steps, the episodes
+    run time-major through `network` from `hidden0` ((E, H) or `()`); `obs_map` (e.g.
+    the learner's observation normalisation) is applied to the observations first."""
     obs = _time_major(demos.obs)
+    obs = obs if obs_map is None else obs_map(obs)
     actions = _time_major(demos.actions)
     mask = _time_major(demos.mask).astype(jnp.float32)
     resets = jnp.zeros(mask.shape, bool).at[0].set(True)
-    hidden = initial_hidden(config.network_config(), (obs.shape[1],))
-    _, dist, _ = network.apply(params, hidden, obs, resets)
+    _, dist, _ = network.apply(params, hidden0, obs, resets)
     return -jnp.sum(dist.log_prob(actions) * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def nll_loss(network: nn.Module, config: BCConfig, params, demos: Demonstrations) -> jax.Array:
+    """BC's loss: `sequence_nll` from a zero GRU state."""
+    hidden = initial_hidden(config.network_config(), (demos.obs.shape[0],))
+    return sequence_nll(network, hidden, params, demos)
 
 
 def train_bc(
@@ -79,24 +90,31 @@ def train_bc(
 ) -> tuple[nn.Module, BCResult]:
     """Fit the policy to the demonstrations; returns the network and its parameters."""
     network = build_network(config.network_config(), spec)
+    return network, train_bc_params(network, config, demos, key)
+
+
+def train_bc_params(
+    network: nn.Module, config: BCConfig, demos: Demonstrations, key: jax.Array
+) -> BCResult:
+    """BC from freshly initialised parameters of `network` (compiled once per shapes)."""
     params = init_params(network, config.network_config(), key, demos.obs.shape[-1])
+    return _fit(network, config, params, demos)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _fit(network: nn.Module, config: BCConfig, params, demos: Demonstrations) -> BCResult:
     optimiser = optax.adam(config.learning_rate)
 
-    @jax.jit
-    def fit(params):
-        def step(carry, _):
-            params, opt_state = carry
-            loss, grads = jax.value_and_grad(lambda p: nll_loss(network, config, p, demos))(params)
-            updates, opt_state = optimiser.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
+    def step(carry, _):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(lambda p: nll_loss(network, config, p, demos))(params)
+        updates, opt_state = optimiser.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
 
-        (params, _), losses = jax.lax.scan(
-            step, (params, optimiser.init(params)), None, length=config.steps
-        )
-        return params, losses
-
-    params, losses = fit(params)
-    return network, BCResult(params, losses)
+    (params, _), losses = jax.lax.scan(
+        step, (params, optimiser.init(params)), None, length=config.steps
+    )
+    return BCResult(params, losses)
 
 
 def evaluate_policy(

@@ -32,7 +32,7 @@ from arenax.agents.ppo.gae import compute_gae
 from arenax.agents.ppo.networks import build_network, init_params, initial_hidden
 from arenax.agents.ppo.normalization import RunningNorm
 from arenax.agents.ppo.rollout import EnvCarry, Transition, make_collect
-from arenax.agents.ppo.update import Batch, make_optimizer, make_update
+from arenax.agents.ppo.update import Batch, ExtraLoss, make_optimizer, make_update
 from arenax.envs.wrappers import AutoReset
 
 Metrics = dict[str, jax.Array]
@@ -123,6 +123,7 @@ class PPOTrainer:
         compiler_options: XLA options for `train_chunk`'s jit (None: defaults). E.g.
             `{"xla_backend_optimization_level": 0}` roughly halves compile time on CPU
             at the cost of slower steps: right for tiny smoke runs and tests.
+        extra_loss: an extra loss term added to PPO's (see `make_train`), or None.
     """
 
     config: PPOConfig
@@ -132,6 +133,7 @@ class PPOTrainer:
     obs_size: int
     network: Any
     compiler_options: dict[str, Any] | None = None
+    extra_loss: ExtraLoss | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_optimizer", make_optimizer(self.config))
@@ -140,7 +142,11 @@ class PPOTrainer:
             "_collect",
             make_collect(self.config, self.network, self.spec, self.env),
         )
-        object.__setattr__(self, "_update", make_update(self.config, self.network, self._optimizer))
+        object.__setattr__(
+            self,
+            "_update",
+            make_update(self.config, self.network, self._optimizer, self.extra_loss),
+        )
         object.__setattr__(
             self, "_jit_init", jax.jit(self._init, compiler_options=self.compiler_options)
         )
@@ -236,7 +242,7 @@ class PPOTrainer:
         )
         lr = self.learning_rate(state)
         params, opt_state, loss_metrics = self._update(
-            state.params, state.opt_state, batch, hidden0, hp, lr, k_upd
+            state.params, state.opt_state, batch, hidden0, hp, lr, k_upd, state.env.obs_norm
         )
         residual = jnp.var(returns - traj.value)
         metrics = {
@@ -288,6 +294,7 @@ def make_train(
     env: Any,
     env_params: Any | None = None,
     compiler_options: dict[str, Any] | None = None,
+    extra_loss: ExtraLoss | None = None,
 ) -> PPOTrainer:
     """Build the PPO learner for a single-agent env.
 
@@ -297,6 +304,8 @@ def make_train(
             observations (not yet auto-resetting; `AutoReset` is applied here).
         env_params: the env's params; defaults to `env.default_params`.
         compiler_options: XLA options for the jitted `train_chunk` (see `PPOTrainer`).
+        extra_loss: `(params, obs_norm) -> (loss, metrics)` added to the PPO loss of every
+            minibatch (BC+RL's behaviour-cloning term; see `update.make_update`).
 
     Returns:
         A `PPOTrainer`: `.init(key)`, `.train_chunk(state)`, `.train(key)` (also
@@ -317,4 +326,5 @@ def make_train(
         obs_size=obs_size,
         network=build_network(config, spec),
         compiler_options=compiler_options,
+        extra_loss=extra_loss,
     )

@@ -65,17 +65,27 @@ def apply_gradients(
     return params, opt_state, grad_norm
 
 
+ExtraLoss = Callable[[Any, Any], tuple[jax.Array, dict[str, jax.Array]]]
+
+
 def make_update(
-    config: PPOConfig, network: nn.Module, optimizer: optax.GradientTransformation
+    config: PPOConfig,
+    network: nn.Module,
+    optimizer: optax.GradientTransformation,
+    extra_loss: ExtraLoss | None = None,
 ) -> Callable[..., tuple[Any, Any, dict[str, jax.Array]]]:
-    """`update(params, opt_state, batch, hidden0, hp, lr, key) -> (params, opt_state, metrics)`.
+    """`update(params, opt_state, batch, hidden0, hp, lr, key, context) -> (params,
+    opt_state, metrics)`.
 
     `hidden0` is the GRU state (N, H) at the start of the rollout (`()` for
-    feed-forward). Metrics are means over all epochs and minibatches.
+    feed-forward). `extra_loss(params, context) -> (loss, metrics)`, if given, is added
+    to every minibatch's PPO loss (e.g. behaviour cloning on demonstrations for BC+RL;
+    `context` carries what it needs from the train state, such as the observation
+    statistics). Metrics are means over all epochs and minibatches.
     """
     m = config.num_minibatches
 
-    def loss_fn(params: Any, mb: Batch, hidden0: Any, hp: PPOHyperparams) -> Any:
+    def loss_fn(params: Any, mb: Batch, hidden0: Any, hp: PPOHyperparams, context: Any) -> Any:
         _, dist, value = network.apply(params, hidden0, mb.obs, mb.resets)
         log_prob = dist.log_prob(mb.action)
         adv = normalize_advantages(mb.advantages) if config.normalize_advantages else mb.advantages
@@ -92,6 +102,10 @@ def make_update(
             hp.vf_coef,
             hp.ent_coef,
         )
+        if extra_loss is not None:
+            extra, extra_metrics = extra_loss(params, context)
+            total = total + extra
+            aux = dict(aux, **extra_metrics)
         return total, dict(aux, total_loss=total)
 
     grad_fn = jax.grad(loss_fn, has_aux=True)
@@ -126,12 +140,13 @@ def make_update(
         hp: PPOHyperparams,
         lr: jax.Array,
         key: jax.Array,
+        context: Any = None,
     ) -> tuple[Any, Any, dict[str, jax.Array]]:
         def minibatch_step(carry: tuple[Any, Any], xs: tuple[Batch, Any]) -> Any:
             params, opt_state = carry
             mb, h0 = xs
             h0 = h0 if config.recurrent else ()
-            grads, aux = grad_fn(params, mb, h0, hp)
+            grads, aux = grad_fn(params, mb, h0, hp, context)
             params, opt_state, grad_norm = apply_gradients(
                 optimizer, params, opt_state, grads, lr, hp.max_grad_norm
             )
