@@ -24,6 +24,7 @@ from arenax.agents.imitation.demonstrations import Demonstrations
 from arenax.agents.ppo.action_spec import ActionSpec
 from arenax.agents.ppo.config import PPOConfig
 from arenax.agents.ppo.networks import build_network, init_params, initial_hidden
+from arenax.agents.ppo.normalization import RunningNorm
 from arenax.envs.environment import Environment
 
 
@@ -121,24 +122,31 @@ def evaluate_policy(
     env: Environment,
     env_params,
     network: nn.Module,
-    config: BCConfig,
+    config: BCConfig | PPOConfig,
     params,
     key: jax.Array,
     num_episodes: int,
     horizon: int,
     agent: str = "agent",
+    obs_norm: RunningNorm | None = None,
 ) -> jax.Array:
-    """(num_episodes,) returns of the policy sampling its actions, one jitted scan."""
+    """(num_episodes,) returns of the policy sampling its actions, one jitted scan.
+
+    `config` is the BC config or the PPO config the network was built from; `obs_norm`
+    the running statistics a PPO learner normalised its observations with (None: raw)."""
+    net_config = config.network_config() if isinstance(config, BCConfig) else config
 
     def episode(k):
         obs, state = env.reset(k, env_params)
-        hidden = initial_hidden(config.network_config(), (1,))
+        hidden = initial_hidden(net_config, (1,))
 
         def step(carry, step_key):
             obs, state, hidden, first, total = carry
             k_act, k_env = jax.random.split(step_key)
-            x = obs[agent][None, None]
-            hidden, dist, _ = network.apply(params, hidden, x, jnp.full((1, 1), first))
+            x = obs[agent]
+            if obs_norm is not None:
+                x = obs_norm.normalize(x, net_config.obs_clip)
+            hidden, dist, _ = network.apply(params, hidden, x[None, None], jnp.full((1, 1), first))
             action = dist.sample(k_act)[0, 0]
             obs, state, reward, _, _ = env.step(k_env, state, {agent: action}, env_params)
             return (obs, state, hidden, False, total + reward[agent]), None

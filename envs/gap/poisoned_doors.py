@@ -28,6 +28,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from arenax.envs.gap.base import GapEnvironment
+from arenax.envs.gap.tabular import TabularMDP
 from arenax.envs.spaces import Box, Discrete
 
 DEFAULT_COMBINATION = (1, 3, 0, 2, 2, 1, 0, 3, 1, 2)
@@ -129,6 +130,67 @@ class PoisonedDoors(GapEnvironment):
         combination = jnp.asarray(params.combination, jnp.int32)
         digit = combination[jnp.minimum(state.digits, len(params.combination) - 1)]
         return jnp.where(state.entering, digit, state.good).astype(jnp.int32)
+
+    # --- for inverse RL ---
+    FEATURES = ("opened_good", "opened_poisoned", "unlocked_door_0", "combination_step")
+    EXPLORATION_FEATURES = ("combination_step",)
+
+    def reward_features(
+        self, state: PoisonedDoorsState, action: jax.Array, params: PoisonedDoorsParams
+    ) -> jax.Array:
+        """(4,) features of taking `action` in `state`: which door opened, whether door 0
+        unlocked, and whether the step was spent on door 0's combination (choosing door
+        0 or entering a digit)."""
+        action = jnp.asarray(action, jnp.int32)
+        combination = jnp.asarray(params.combination, jnp.int32)
+        length = len(params.combination)
+        right = action == combination[jnp.minimum(state.digits, length - 1)]
+        choosing = ~state.entering
+        return jnp.stack(
+            [
+                choosing & (action == state.good),
+                choosing & (action != 0) & (action != state.good),
+                state.entering & right & (state.digits + 1 == length),
+                state.entering | (action == 0),
+            ]
+        ).astype(jnp.float32)
+
+    def state_index(self, state: PoisonedDoorsState, params: PoisonedDoorsParams) -> jax.Array:
+        length = len(params.combination)
+        return ((state.good - 1) * 2 + state.entering.astype(jnp.int32)) * (
+            length + 1
+        ) + state.digits
+
+    def tabular(self, params: PoisonedDoorsParams) -> TabularMDP:
+        """The expert's MDP over (good door, entering, digits entered)."""
+        length = len(params.combination)
+        good, entering, digits = jnp.meshgrid(
+            jnp.arange(1, 4), jnp.arange(2), jnp.arange(length + 1), indexing="ij"
+        )
+        states = PoisonedDoorsState(
+            good.ravel(), entering.ravel().astype(bool), digits.ravel(), jnp.zeros(good.size, bool)
+        )
+        combination = jnp.asarray(params.combination, jnp.int32)
+        actions = jnp.arange(4)
+
+        def row(state):
+            feats = jax.vmap(lambda a: self.reward_features(state, a, params))(actions)
+            right = actions == combination[jnp.minimum(state.digits, length - 1)]
+            advanced = PoisonedDoorsState(
+                state.good, jnp.bool_(True), jnp.minimum(state.digits + 1, length), state.done
+            )
+            opened_zero = PoisonedDoorsState(state.good, jnp.bool_(True), jnp.int32(0), state.done)
+            next_state = jnp.where(
+                state.entering,
+                self.state_index(advanced, params),
+                self.state_index(opened_zero, params),
+            )
+            next_state = jnp.broadcast_to(next_state, actions.shape)
+            done = jnp.where(state.entering, ~right | (state.digits + 1 >= length), actions != 0)
+            return next_state, done, feats
+
+        next_state, done, feats = jax.vmap(row)(states)
+        return TabularMDP(next_state.astype(jnp.int32), done, feats, horizon=length + 2)
 
     def optimal_action(self, obs: jax.Array, params: PoisonedDoorsParams) -> jax.Array:
         """A Bayes-optimal policy from the agent's own observation: the good door when it

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from arenax.envs.gap.base import GapEnvironment
+from arenax.envs.gap.tabular import TabularMDP
 from arenax.envs.spaces import Box, Discrete
 
 OPEN_LEFT, OPEN_RIGHT, PRESS = 0, 1, 2
@@ -95,6 +96,50 @@ class TigerDoor(GapEnvironment):
     def expert_action(self, state: TigerDoorState, params: TigerDoorParams) -> jax.Array:
         """The privileged expert: open the treasure's door."""
         return state.treasure
+
+    # --- for inverse RL ---
+    FEATURES = ("opened_treasure", "opened_tiger", "pressed_button")
+    EXPLORATION_FEATURES = ("pressed_button",)
+
+    def reward_features(
+        self, state: TigerDoorState, action: jax.Array, params: TigerDoorParams
+    ) -> jax.Array:
+        """(3,) features of taking `action` in `state` (the true reward is
+        (1, -1, -button_cost) . features)."""
+        action = jnp.asarray(action, jnp.int32)
+        opened = action != PRESS
+        return jnp.stack(
+            [opened & (action == state.treasure), opened & (action != state.treasure), ~opened]
+        ).astype(jnp.float32)
+
+    def state_index(self, state: TigerDoorState, params: TigerDoorParams) -> jax.Array:
+        return (state.treasure * 2 + state.revealed.astype(jnp.int32)) * (
+            params.horizon + 1
+        ) + state.t
+
+    def tabular(self, params: TigerDoorParams) -> TabularMDP:
+        """The expert's MDP over (treasure, revealed, t)."""
+        h = params.horizon
+        treasure, revealed, t = jnp.meshgrid(
+            jnp.arange(2), jnp.arange(2), jnp.arange(h + 1), indexing="ij"
+        )
+        states = TigerDoorState(
+            treasure.ravel(), revealed.ravel().astype(bool), t.ravel(), jnp.zeros(t.size, bool)
+        )
+        actions = jnp.arange(3)
+
+        def row(state):
+            feats = jax.vmap(lambda a: self.reward_features(state, a, params))(actions)
+            after = TigerDoorState(
+                state.treasure, jnp.bool_(True), jnp.minimum(state.t + 1, h), state.done
+            )
+            pressed_next = self.state_index(after, params)
+            next_state = jnp.where(actions == PRESS, pressed_next, self.state_index(state, params))
+            done = (actions != PRESS) | (state.t + 1 >= h)
+            return next_state, done, feats
+
+        next_state, done, feats = jax.vmap(row)(states)
+        return TabularMDP(next_state.astype(jnp.int32), done, feats, horizon=h + 1)
 
     def optimal_action(self, obs: jax.Array, params: TigerDoorParams) -> jax.Array:
         """A Bayes-optimal policy from the agent's own observation: open the door it can
