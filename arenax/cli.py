@@ -10,6 +10,7 @@ import typer
 
 from arenax.cli_cartag import cartag_app
 from arenax.cli_fmsp import fmsp_app
+from arenax.cli_gap import gap_app
 from arenax.cli_igdrive import igdrive_app
 from arenax.cli_train import train_app
 from arenax.errors import friendly_errors
@@ -25,6 +26,7 @@ app.add_typer(cartag_app, name="cartag")
 app.add_typer(train_app, name="train")
 app.add_typer(fmsp_app, name="fmsp")
 app.add_typer(igdrive_app, name="igdrive")
+app.add_typer(gap_app, name="gap")
 
 
 @app.command()
