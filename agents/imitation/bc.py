@@ -17,6 +17,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
@@ -26,6 +27,7 @@ from arenax.agents.ppo.config import PPOConfig
 from arenax.agents.ppo.networks import build_network, init_params, initial_hidden
 from arenax.agents.ppo.normalization import RunningNorm
 from arenax.envs.environment import Environment
+from arenax.envs.single_agent import flatten_observation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +38,12 @@ class BCConfig:
     gru_size: GRU width when recurrent.
     learning_rate: Adam step size.
     steps: full-batch gradient steps.
+    normalize_obs: standardise observations by the demonstrations' statistics (kept
+        in the result as `obs_norm`; evaluation must apply them too).
+    batch_episodes: episodes per gradient step, drawn at random (None: all of them,
+        full-batch).
+    init_log_std: initial log-std of a continuous policy (in units of the action box's
+        half-width), as in PPO.
     """
 
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -43,6 +51,9 @@ class BCConfig:
     gru_size: int = 64
     learning_rate: float = 3e-3
     steps: int = 300
+    normalize_obs: bool = False
+    batch_episodes: int | None = None
+    init_log_std: float = 0.0
 
     def network_config(self) -> PPOConfig:
         return dataclasses.replace(
@@ -50,15 +61,18 @@ class BCConfig:
             hidden_sizes=self.hidden_sizes,
             recurrent=self.recurrent,
             gru_size=self.gru_size,
+            init_log_std=self.init_log_std,
         )
 
 
 @struct.dataclass
 class BCResult:
-    """The trained parameters and the loss after each step (steps,)."""
+    """The trained parameters, the loss after each step (steps,), and the observation
+    statistics the policy expects (None: raw observations)."""
 
     params: Any
     losses: jax.Array
+    obs_norm: RunningNorm | None = None
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -80,10 +94,20 @@ def sequence_nll(
     return -jnp.sum(dist.log_prob(actions) * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
-def nll_loss(network: nn.Module, config: BCConfig, params, demos: Demonstrations) -> jax.Array:
-    """BC's loss: `sequence_nll` from a zero GRU state."""
+def nll_loss(
+    network: nn.Module, config: BCConfig, params, demos: Demonstrations, obs_norm=None
+) -> jax.Array:
+    """BC's loss: `sequence_nll` from a zero GRU state (observations standardised by
+    `obs_norm` when given)."""
     hidden = initial_hidden(config.network_config(), (demos.obs.shape[0],))
-    return sequence_nll(network, hidden, params, demos)
+    obs_map = None if obs_norm is None else (lambda x: obs_norm.normalize(x, 10.0))
+    return sequence_nll(network, hidden, params, demos, obs_map)
+
+
+def demonstration_statistics(demos: Demonstrations) -> RunningNorm:
+    """Mean and variance of the observations of real (unmasked) steps."""
+    real = np.asarray(demos.obs)[np.asarray(demos.mask)]
+    return RunningNorm.create(real.shape[-1]).update(jnp.asarray(real))
 
 
 def train_bc(
@@ -99,23 +123,35 @@ def train_bc_params(
 ) -> BCResult:
     """BC from freshly initialised parameters of `network` (compiled once per shapes)."""
     params = init_params(network, config.network_config(), key, demos.obs.shape[-1])
-    return _fit(network, config, params, demos)
+    obs_norm = demonstration_statistics(demos) if config.normalize_obs else None
+    return _fit(network, config, params, demos, obs_norm, key)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _fit(network: nn.Module, config: BCConfig, params, demos: Demonstrations) -> BCResult:
+def _fit(
+    network: nn.Module, config: BCConfig, params, demos: Demonstrations, obs_norm, key
+) -> BCResult:
     optimiser = optax.adam(config.learning_rate)
+    episodes = demos.obs.shape[0]
+    batch = config.batch_episodes
 
-    def step(carry, _):
+    def loss_fn(p, k):
+        if batch is None or batch >= episodes:
+            return nll_loss(network, config, p, demos, obs_norm)
+        rows = jax.random.choice(k, episodes, (batch,), replace=False)
+        subset = jax.tree_util.tree_map(lambda a: a[rows], demos)
+        return nll_loss(network, config, p, subset, obs_norm)
+
+    def step(carry, k):
         params, opt_state = carry
-        loss, grads = jax.value_and_grad(lambda p: nll_loss(network, config, p, demos))(params)
+        loss, grads = jax.value_and_grad(loss_fn)(params, k)
         updates, opt_state = optimiser.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
     (params, _), losses = jax.lax.scan(
-        step, (params, optimiser.init(params)), None, length=config.steps
+        step, (params, optimiser.init(params)), jax.random.split(key, config.steps)
     )
-    return BCResult(params, losses)
+    return BCResult(params, losses, obs_norm)
 
 
 def evaluate_policy(
@@ -143,7 +179,7 @@ def evaluate_policy(
         def step(carry, step_key):
             obs, state, hidden, first, total = carry
             k_act, k_env = jax.random.split(step_key)
-            x = obs[agent]
+            x = flatten_observation(obs[agent])
             if obs_norm is not None:
                 x = obs_norm.normalize(x, net_config.obs_clip)
             hidden, dist, _ = network.apply(params, hidden, x[None, None], jnp.full((1, 1), first))

@@ -16,6 +16,7 @@ import numpy as np
 from flax import struct
 
 from arenax.envs.environment import Environment
+from arenax.envs.single_agent import flatten_observation
 
 
 @struct.dataclass
@@ -54,7 +55,12 @@ def collect_demonstrations(
             action = env.expert_action(state, params)
             alive = ~state.done
             obs_next, state, reward, _, _ = env.step(step_key, state, {agent: action}, params)
-            return (obs_next, state), (obs[agent], action, reward[agent], alive)
+            return (obs_next, state), (
+                flatten_observation(obs[agent]),
+                action,
+                reward[agent],
+                alive,
+            )
 
         _, out = jax.lax.scan(step, (obs, state), jax.random.split(k, horizon))
         return out

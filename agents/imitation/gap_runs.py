@@ -86,7 +86,7 @@ def run_method(
             )
             network, result, rollout_returns = train_dagger(env, params, dagger, k_fit)
             details["iteration_returns"] = rollout_returns
-        net_params, net_config = result.params, config
+        net_params, net_config, obs_norm = result.params, config, result.obs_norm
         details["final_bc_loss"] = float(result.losses[-1])
     elif method == "bc_rl":
         demos = collect_demonstrations(env, params, k_data, episodes, horizon)

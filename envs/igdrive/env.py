@@ -178,6 +178,17 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
         }
         return obs, new_state, {"sdc": reward}, new_state.done, info
 
+    def expert_action(self, state: IGDriveState, params: IGDriveParams) -> jax.Array:
+        """The privileged expert's action for the SDC now: the dynamics' inverse from its
+        simulated state to its logged next state (the log's own action while the SDC is
+        on its log; a heading and speed correction when it has drifted)."""
+        sim = state.sim
+        sdc = _sdc_index(sim)
+        t = jnp.minimum(sim.timestep, sim.num_timesteps - 2)
+        now = jax.tree_util.tree_map(lambda a: a[sdc, t], sim.sim_trajectory)
+        logged = jax.tree_util.tree_map(lambda a: a[sdc, t + 1], sim.log_trajectory)
+        return params.model.inverse(now, logged)
+
     def action_space(self, params: IGDriveParams):
         model = params.model
         low, high = np.asarray(model.action_low), np.asarray(model.action_high)

@@ -1,0 +1,119 @@
+"""IGDrivSim imitation-gap table: the expert, BC and BC+RL under each perception
+setting (full, range, cone, noise, random drop, occlusion), scored on a fixed test
+split of procedural scenes with the shared episode metrics.
+
+Columns: overlap (collision) rate, off-road rate, red-light rate, ADE (m) and route
+progress, each the mean over the test episodes (rates are episode rates). Budgets
+are `agents/imitation/igdrive_runs.py`'s defaults: 256 demonstration episodes, BC
+1,500 Adam steps of 16 episodes; BC+RL fine-tunes that BC policy with 123k PPO
+steps on the penalty rewards plus the BC term (weight 1). BIG is not run on
+IGDrivSim (see `igdrive_runs.py`).
+
+    python benchmarks/igdrive_table.py               # one seed, ~30 min on 2 CPU cores
+    python benchmarks/igdrive_table.py --scale 10 --seeds 3 --test 512   # for a GPU
+
+Writes `benchmarks/results/igdrive_table.json`, `igdrive_table.md` and
+`igdrive_table.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from arenax.agents.imitation.igdrive_runs import METHODS, SETTINGS, run_driver
+from arenax.plots import new_figure, save_figure
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COLUMNS = ("overlap", "offroad", "red_light", "ade", "progress")
+NAMES = {"expert": "expert", "bc": "BC", "bc_rl": "BC+RL"}
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        "| perception | method | overlap | off-road | red light | ADE (m) | progress |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cells = [f"{row[c]:.3f}" if c != "ade" else f"{row[c]:.2f}" for c in COLUMNS]
+        lines.append(f"| {row['setting']} | {NAMES[row['method']]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    fig, first = new_figure((13, 4))
+    fig.delaxes(first)
+    axes = fig.subplots(1, 3)
+    settings = list(SETTINGS)
+    width = 0.38
+    for ax, metric in zip(axes, ("overlap", "red_light", "ade"), strict=True):
+        for i, method in enumerate(("bc", "bc_rl")):
+            values = [
+                np.mean([r[metric] for r in rows if r["setting"] == s and r["method"] == method])
+                for s in settings
+            ]
+            ax.bar(np.arange(len(settings)) + (i - 0.5) * width, values, width, label=NAMES[method])
+        ax.set_xticks(np.arange(len(settings)), settings, rotation=30)
+        ax.set_title(metric.replace("_", " "))
+    axes[0].legend()
+    save_figure(fig, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--test", type=int, default=128, help="test episodes")
+    parser.add_argument("--out", type=Path, default=RESULTS / "igdrive_table.json")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    runs = []
+    for setting in SETTINGS:
+        for method in METHODS:
+            seeds = [0] if method == "expert" else range(args.seeds)
+            for seed in seeds:
+                run = run_driver(method, setting, seed, args.scale, test_episodes=args.test)
+                runs.append(run)
+                figures = "  ".join(f"{c} {run[c]:.3f}" for c in COLUMNS)
+                print(f"{setting:10s} {NAMES[method]:7s} seed {seed}: {figures}"
+                      f"  ({run['train_seconds']:.0f} s)", flush=True)  # fmt: skip
+    rows = []
+    for setting in SETTINGS:
+        for method in METHODS:
+            mine = [r for r in runs if r["setting"] == setting and r["method"] == method]
+            rows.append(
+                {"setting": setting, "method": method,
+                 **{c: float(np.mean([r[c] for r in mine])) for c in COLUMNS}}
+            )  # fmt: skip
+    table = markdown(rows)
+    print("\n" + table)
+    result = {
+        "device": jax.devices()[0].platform,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "jax": jax.__version__,
+        },
+        "seeds": args.seeds,
+        "scale": args.scale,
+        "test_episodes": args.test,
+        "wall_clock_s": time.perf_counter() - started,
+        "rows": rows,
+        "runs": runs,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(table)
+    plot(rows, args.out.with_suffix(".png"))
+    print(f"wrote {args.out}, its .md and .png")
+
+
+if __name__ == "__main__":
+    main()
