@@ -11,7 +11,7 @@ from arenax.errors import friendly_errors
 
 igdrive_app = typer.Typer(
     help="IGDrivSim: procedural driving scenes with a privileged expert and restricted "
-    "perception (generate, render, info).",
+    "perception (generate, render, info, train).",
     no_args_is_help=True,
 )
 
@@ -109,3 +109,43 @@ def info_command() -> None:
     for line in perception.__doc__.split("\n"):
         if line.startswith(("- `", "  ")):
             typer.echo(line)
+
+
+@igdrive_app.command("train")
+@friendly_errors
+def train_command(
+    method: Annotated[str, typer.Option(help="bc or bc_rl (big: not on IGDrivSim).")] = "bc",
+    setting: Annotated[
+        str, typer.Option(help="Perception: full, range, cone, noise, drop or occlusion.")
+    ] = "cone",
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    scale: Annotated[float, typer.Option(min=0.01, help="Budget multiplier.")] = 1.0,
+    test: Annotated[int, typer.Option(min=1, help="Test episodes.")] = 128,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/igdrive"),
+) -> None:
+    """Train a driver on the fixed training split, then write its test metrics (JSON and
+    a Markdown table) and a GIF of one test episode."""
+    import json
+
+    from arenax.agents.imitation.igdrive_runs import (
+        drive_test_scene,
+        evaluate_driver,
+        train_driver,
+    )
+    from arenax.envs.igdrive.render import animate_scene
+
+    params, act, details = train_driver(method, setting, seed, scale)
+    metrics = evaluate_driver(params, act, test)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"method": method, "setting": setting, "seed": seed, **metrics, **details}
+    (out / "metrics.json").write_text(json.dumps(record, indent=1) + "\n")
+    rows = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in metrics.items()]
+    (out / "metrics.md").write_text("\n".join(rows) + "\n")
+    gif = animate_scene(
+        drive_test_scene(params, act, 0, test),
+        out / "test_episode.gif",
+        perception=params.perception,
+    )
+    for key, value in metrics.items():
+        typer.echo(f"{key:12s} {value:.3f}")
+    typer.echo(f"wrote {out / 'metrics.json'}, {out / 'metrics.md'} and {gif}")

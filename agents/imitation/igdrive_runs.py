@@ -87,6 +87,27 @@ def evaluate_driver(params: IGDriveParams, act: Actor, episodes: int) -> dict[st
     return {name: float(np.mean(np.asarray(value, np.float32))) for name, value in metrics.items()}
 
 
+def drive_test_scene(params: IGDriveParams, act: Actor, index: int = 0, episodes: int = 128):
+    """The final simulator state of scene `index` of the `episodes`-scene test split,
+    driven by `act` (for rendering)."""
+    key = jax.random.split(jax.random.PRNGKey(TEST_SEED), episodes)[index]
+
+    @jax.jit
+    def episode(key):
+        obs, state = ENV.reset(key, params)
+
+        def step(carry, step_key):
+            obs, state = carry
+            action = params.model.clip(act(flatten_observation(obs["sdc"]), state))
+            obs, state, _, _, _ = ENV.step(step_key, state, {"sdc": action}, params)
+            return (obs, state), None
+
+        (_, final), _ = jax.lax.scan(step, (obs, state), jax.random.split(key, horizon(params)))
+        return final.sim
+
+    return jax.device_get(episode(key))
+
+
 def network_actor(network, params, obs_norm, clip: float = 10.0) -> Actor:
     """The deterministic (mean) action of a trained policy network."""
 
@@ -98,16 +119,20 @@ def network_actor(network, params, obs_norm, clip: float = 10.0) -> Actor:
     return act
 
 
-def run_driver(
+def train_driver(
     method: str,
     setting: str,
     seed: int = 0,
     scale: float = 1.0,
     demonstrations: int = 256,
-    test_episodes: int = 128,
     bc_coef: float = 1.0,
-) -> dict[str, Any]:
-    """Train `method` under perception `setting` and evaluate it on the test split."""
+) -> tuple[IGDriveParams, Actor, dict[str, Any]]:
+    """Train `method` under perception `setting`: (env params, actor, details)."""
+    if method == "big":
+        raise ValueError(
+            "BIG is not available on IGDrivSim: its likelihood needs the expert's exact "
+            "soft Q over an enumerated privileged MDP (see agents/imitation/igdrive_runs.py)"
+        )
     if setting not in SETTINGS:
         raise ValueError(
             f"unknown perception setting {setting!r}; choose one of {', '.join(SETTINGS)}"
@@ -158,14 +183,27 @@ def run_driver(
             details["final_bc_loss"] = float(np.asarray(metrics["bc_loss"])[-1])
             details["bc_coef"] = bc_coef
             details["rl_steps"] = config.num_updates * config.batch_size
-    trained_s = time.perf_counter() - started
+    details["train_seconds"] = time.perf_counter() - started
+    return params, act, details
+
+
+def run_driver(
+    method: str,
+    setting: str,
+    seed: int = 0,
+    scale: float = 1.0,
+    demonstrations: int = 256,
+    test_episodes: int = 128,
+    bc_coef: float = 1.0,
+) -> dict[str, Any]:
+    """Train `method` under perception `setting` and evaluate it on the test split."""
+    params, act, details = train_driver(method, setting, seed, scale, demonstrations, bc_coef)
     result = evaluate_driver(params, act, test_episodes)
     return {
         "method": method,
         "setting": setting,
         "perception": SETTINGS[setting],
         "seed": seed,
-        "train_seconds": trained_s,
         **result,
         **details,
     }
