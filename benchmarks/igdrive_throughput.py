@@ -5,7 +5,8 @@ Each measurement resets a batch of procedural scenes (8 vehicles, 91 steps, 10
 warm-up steps) and runs a jitted `lax.scan` of 80 steps of a fixed bicycle action
 under `vmap`; the timed figure is the second call (compiled), scene generation
 excluded. The restriction sweep runs at one batch size; ratios are against "full"
-(no restriction) in the same run.
+(no restriction) in the same run, as is the cost of reactive (IDM) traffic against
+log replay.
 
     python benchmarks/igdrive_throughput.py            # ~5 min on 2 CPU cores
     python benchmarks/igdrive_throughput.py --quick    # small batches, a smoke run
@@ -43,8 +44,8 @@ RESTRICTIONS = (
 STEPS = 80
 
 
-def measure(batch: int, perception: str, repeats: int = 2) -> dict:
-    env, params = IGDrive(), IGDriveParams(perception=perception)
+def measure(batch: int, perception: str, others: str = "log", repeats: int = 2) -> dict:
+    env, params = IGDrive(), IGDriveParams(perception=perception, others=others)
     action = jnp.array([0.3, 0.0])
 
     def run(keys):
@@ -81,6 +82,7 @@ def measure(batch: int, perception: str, repeats: int = 2) -> dict:
     return {
         "batch": batch,
         "perception": perception,
+        "others": others,
         "steps_per_s": batch * STEPS / stepping,
         "seconds": stepping,
         "reset_s": best_reset,
@@ -115,6 +117,12 @@ def main() -> None:
         row["ratio_to_full"] = row["steps_per_s"] / full
         rate, ratio = row["steps_per_s"], row["ratio_to_full"]
         print(f"  {row['perception']:52s} {rate:12,.0f} steps/s  {ratio:.2f}")
+    reactive = measure(sweep_batch, "full", others="idm")
+    reactive["ratio_to_log_replay"] = reactive["steps_per_s"] / full
+    print(
+        f"\nreactive (IDM) traffic at batch {sweep_batch}: {reactive['steps_per_s']:,.0f} "
+        f"steps/s, {reactive['ratio_to_log_replay']:.2f} x log replay"
+    )
     result = {
         "device": f"{device.platform}:{device.device_kind}",
         "machine": {
@@ -125,6 +133,7 @@ def main() -> None:
         "steps_per_measure": STEPS,
         "batches": rows,
         "restriction_sweep": {"batch": sweep_batch, "rows": sweep},
+        "reactive_traffic": reactive,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
