@@ -67,45 +67,41 @@ def driving_demos(params: IGDriveParams, episodes: int) -> Demonstrations:
 Actor = Callable[[jax.Array, Any], jax.Array]  # (flat observation, env state) -> action
 
 
+def drive(params: IGDriveParams, act: Actor, key: jax.Array):
+    """One episode of scene `key` with the SDC driven by `act`: the final simulator state."""
+    obs, state = ENV.reset(key, params)
+
+    def step(carry, step_key):
+        obs, state = carry
+        action = params.model.clip(act(flatten_observation(obs["sdc"]), state))
+        obs, state, _, _, _ = ENV.step(step_key, state, {"sdc": action}, params)
+        return (obs, state), None
+
+    (_, final), _ = jax.lax.scan(step, (obs, state), jax.random.split(key, horizon(params)))
+    return final.sim
+
+
+def split_keys(episodes: int) -> jax.Array:
+    """The test split: the first `episodes` keys split from seed TEST_SEED."""
+    return jax.random.split(jax.random.PRNGKey(TEST_SEED), episodes)
+
+
 def evaluate_driver(params: IGDriveParams, act: Actor, episodes: int) -> dict[str, float]:
-    """Mean episode metrics of `act` over the first `episodes` test scenes."""
+    """Mean episode metrics of `act` over the `episodes`-scene test split."""
 
     def episode(key):
-        obs, state = ENV.reset(key, params)
+        sim = drive(params, act, key)
+        return sdc_episode_metrics(sim, params.warmup_steps, params.scenario.lane_width)
 
-        def step(carry, step_key):
-            obs, state = carry
-            action = params.model.clip(act(flatten_observation(obs["sdc"]), state))
-            obs, state, _, _, _ = ENV.step(step_key, state, {"sdc": action}, params)
-            return (obs, state), None
-
-        (_, final), _ = jax.lax.scan(step, (obs, state), jax.random.split(key, horizon(params)))
-        return sdc_episode_metrics(final.sim, params.warmup_steps, params.scenario.lane_width)
-
-    keys = jax.random.split(jax.random.PRNGKey(TEST_SEED), episodes)
-    metrics = jax.jit(jax.vmap(episode))(keys)
+    metrics = jax.jit(jax.vmap(episode))(split_keys(episodes))
     return {name: float(np.mean(np.asarray(value, np.float32))) for name, value in metrics.items()}
 
 
 def drive_test_scene(params: IGDriveParams, act: Actor, index: int = 0, episodes: int = 128):
     """The final simulator state of scene `index` of the `episodes`-scene test split,
     driven by `act` (for rendering)."""
-    key = jax.random.split(jax.random.PRNGKey(TEST_SEED), episodes)[index]
-
-    @jax.jit
-    def episode(key):
-        obs, state = ENV.reset(key, params)
-
-        def step(carry, step_key):
-            obs, state = carry
-            action = params.model.clip(act(flatten_observation(obs["sdc"]), state))
-            obs, state, _, _, _ = ENV.step(step_key, state, {"sdc": action}, params)
-            return (obs, state), None
-
-        (_, final), _ = jax.lax.scan(step, (obs, state), jax.random.split(key, horizon(params)))
-        return final.sim
-
-    return jax.device_get(episode(key))
+    key = split_keys(episodes)[index]
+    return jax.device_get(jax.jit(lambda k: drive(params, act, k))(key))
 
 
 def network_actor(network, params, obs_norm, clip: float = 10.0) -> Actor:
