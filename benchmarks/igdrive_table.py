@@ -6,8 +6,9 @@ Columns: overlap (collision) rate, off-road rate, red-light rate, ADE (m) and ro
 progress, each the mean over the test episodes (rates are episode rates). Budgets
 are `agents/imitation/igdrive_runs.py`'s defaults: 256 demonstration episodes, BC
 1,500 Adam steps of 16 episodes; BC+RL fine-tunes that BC policy with 123k PPO
-steps on the penalty rewards plus the BC term (weight 1). BIG is not run on
-IGDrivSim (see `igdrive_runs.py`).
+steps on the penalty rewards plus the BC term (weight 1). Other vehicles are
+reactive (IDM along their logged paths). BIG is not run on IGDrivSim (see
+`igdrive_runs.py`).
 
     python benchmarks/igdrive_table.py               # one seed, ~30 min on 2 CPU cores
     python benchmarks/igdrive_table.py --scale 10 --seeds 3 --test 512   # for a GPU

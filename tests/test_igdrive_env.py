@@ -131,26 +131,32 @@ def brake(state):
     return jnp.array([-6.0, 0.0])  # stop dead in the lane
 
 
+LONG_POLICIES = (brake, expert_policy)
+
+
 def run_long(others: str, policy):
     p = IGDriveParams(scenario=LONG, num_obs_points=16, others=others)
     keys = jax.random.split(jax.random.PRNGKey(5), 32)
-    return compiled_long_episodes(p, policy)(keys)
+    return compiled_long_episodes(p)(keys, LONG_POLICIES.index(policy))
 
 
 @functools.cache
-def compiled_long_episodes(p: IGDriveParams, policy):
-    def episode(k):
+def compiled_long_episodes(p: IGDriveParams):
+    """One compiled runner per traffic mode; the policy is picked by a traced index."""
+
+    def episode(k, which):
         _, state = ENV.reset(k, p)
 
         def step(state, step_key):
-            _, state, _, _, info = ENV.step(step_key, state, {"sdc": policy(state)}, p)
+            action = jax.lax.switch(which, LONG_POLICIES, state)
+            _, state, _, _, info = ENV.step(step_key, state, {"sdc": action}, p)
             return state, info["overlap"]
 
         keys = jax.random.split(k, LONG.num_timesteps - 1 - p.warmup_steps)
         final, overlaps = jax.lax.scan(step, state, keys)
         return final, overlaps, sdc_episode_metrics(final.sim, p.warmup_steps, LONG.lane_width)
 
-    return jax.jit(jax.vmap(episode))
+    return jax.jit(jax.vmap(episode, (0, None)))
 
 
 def test_reactive_traffic_brakes_for_a_stopped_sdc_where_log_replay_runs_into_it():

@@ -5,8 +5,10 @@ with the shared episode metrics on a fixed test split of procedural scenes.
   split), evaluation from seed 2000; BC+RL's RL part meets freshly drawn scenes.
 - Expert: the log's own bicycle actions (`IGDrive.expert_action`), observed by the
   agent through the restricted sensor: that pairing is the imitation gap.
-- Other vehicles replay their logs (the usual IGDrivSim setting); the SDC starts
-  after the 1 s warm-up.
+- Other vehicles are reactive (`others="idm"`): they keep their logged paths but
+  brake for the SDC, so an overlap is the SDC's doing (under log replay a slow SDC
+  is rear-ended by followers that cannot react). The SDC starts after the 1 s
+  warm-up.
 - Metrics (`metrics.sdc_episode_metrics`): overlap, off-road, red-light and
   kinematic-infeasibility episode rates, ADE/FDE (m) and route progress.
 - BIG is not run here: its likelihood needs the expert's exact soft Q over an
@@ -49,8 +51,9 @@ BC_RL_DEMOS = 32  # demonstration episodes in BC+RL's behaviour-cloning term
 
 
 def driving_params(perception: str) -> IGDriveParams:
-    """The table's environment: default scenes, 64 map points in the observation."""
-    return IGDriveParams(perception=perception, num_obs_points=64)
+    """The table's environment: default scenes, reactive traffic, 64 map points in the
+    observation."""
+    return IGDriveParams(perception=perception, num_obs_points=64, others="idm")
 
 
 def horizon(params: IGDriveParams) -> int:
