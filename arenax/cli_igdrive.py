@@ -123,22 +123,69 @@ def train_command(
     test: Annotated[int, typer.Option(min=1, help="Test episodes.")] = 128,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/igdrive"),
 ) -> None:
-    """Train a driver on the fixed training split, then write its test metrics (JSON and
-    a Markdown table) and a GIF of one test episode."""
+    """Train a driver on the fixed training split, save it under OUT/driver, then write
+    its test metrics (JSON and a Markdown table) and a GIF of one test episode."""
+    from arenax.agents.imitation.igdrive_runs import SETTINGS, save_driver, train_driver
+
+    params, agent, details = train_driver(method, setting, seed, scale)
+    record = {"method": method, "setting": setting, "perception": SETTINGS[setting], "seed": seed}
+    if agent is not None:
+        typer.echo(f"saved the driver to {save_driver(out / 'driver', agent, record)}")
+    _report(params, agent, test, out, {**record, **details})
+
+
+@igdrive_app.command("evaluate")
+@friendly_errors
+def evaluate_command(
+    checkpoint: Annotated[Path, typer.Argument(help="A driver folder (OUT/driver of train).")],
+    mask: Annotated[
+        str | None,
+        typer.Option(
+            help="Perception to evaluate under: a setting name (full, range, cone, noise, "
+            "drop, occlusion) or a restriction string such as 'cone:radius=20,angle=120'. "
+            "Default: the one it was trained under."
+        ),
+    ] = None,
+    test: Annotated[int, typer.Option(min=1, help="Test episodes.")] = 128,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: beside it).")] = None,
+) -> None:
+    """Evaluate a saved driver on the fixed test split: metrics (JSON and Markdown) and a
+    GIF of one test episode."""
+    from arenax.agents.imitation.igdrive_runs import (
+        check_observation_size,
+        driving_params,
+        load_driver,
+        perception_spec,
+    )
+
+    if not checkpoint.is_dir():
+        raise ValueError(f"checkpoint {checkpoint} is not a folder")
+    agent, meta = load_driver(checkpoint)
+    perception = perception_spec(mask) if mask is not None else meta["perception"]
+    params = driving_params(perception)
+    check_observation_size(agent, params)
+    out = checkpoint.parent / "evaluate" if out is None else out
+    record = {**meta, "evaluated_perception": perception, "checkpoint": str(checkpoint)}
+    _report(params, agent, test, out, record)
+
+
+def _report(params, agent, test: int, out: Path, record: dict) -> None:
+    """Evaluate `agent` (None: the expert) on the test split; write metrics.json,
+    metrics.md and test_episode.gif into `out` and print the metrics."""
     import json
 
     from arenax.agents.imitation.igdrive_runs import (
         drive_test_scene,
+        driver_actor,
         evaluate_driver,
-        train_driver,
     )
     from arenax.envs.igdrive.render import animate_scene
 
-    params, act, details = train_driver(method, setting, seed, scale)
+    act = driver_actor(agent, params)
     metrics = evaluate_driver(params, act, test)
     out.mkdir(parents=True, exist_ok=True)
-    record = {"method": method, "setting": setting, "seed": seed, **metrics, **details}
-    (out / "metrics.json").write_text(json.dumps(record, indent=1) + "\n")
+    record = {k: v for k, v in record.items() if k != "format"}
+    (out / "metrics.json").write_text(json.dumps({**record, **metrics}, indent=1) + "\n")
     rows = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in metrics.items()]
     (out / "metrics.md").write_text("\n".join(rows) + "\n")
     gif = animate_scene(

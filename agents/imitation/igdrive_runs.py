@@ -19,8 +19,10 @@ with the shared episode metrics on a fixed test split of procedural scenes.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -31,6 +33,8 @@ from arenax.agents.imitation.bc import BCConfig, train_bc
 from arenax.agents.imitation.bc_rl import make_bc_rl
 from arenax.agents.imitation.demonstrations import Demonstrations, collect_demonstrations
 from arenax.agents.ppo.action_spec import ActionSpec
+from arenax.agents.ppo.export import ExportedAgent, export_agent, load_agent, save_agent
+from arenax.agents.ppo.networks import build_network
 from arenax.envs.igdrive.env import IGDrive, IGDriveParams
 from arenax.envs.igdrive.metrics import sdc_episode_metrics
 from arenax.envs.single_agent import SoloView, flatten_observation
@@ -107,12 +111,17 @@ def drive_test_scene(params: IGDriveParams, act: Actor, index: int = 0, episodes
     return jax.device_get(jax.jit(lambda k: drive(params, act, k))(key))
 
 
-def network_actor(network, params, obs_norm, clip: float = 10.0) -> Actor:
-    """The deterministic (mean) action of a trained policy network."""
+def driver_actor(agent: ExportedAgent | None, params: IGDriveParams) -> Actor:
+    """The privileged expert when `agent` is None, else the agent's deterministic (mean)
+    action from its normalised observation."""
+    if agent is None:
+        return lambda obs, state: ENV.expert_action(state, params)
+    network = build_network(agent.config, agent.spec)
+    clip = agent.config.obs_clip
 
     def act(obs: jax.Array, state: Any) -> jax.Array:
-        x = obs if obs_norm is None else obs_norm.normalize(obs, clip)
-        _, dist, _ = network.apply(params, (), x[None, None], jnp.ones((1, 1), bool))
+        x = agent.obs_norm.normalize(obs, clip) if agent.config.normalize_obs else obs
+        _, dist, _ = network.apply(agent.params, (), x[None, None], jnp.ones((1, 1), bool))
         return dist.mode()[0, 0]
 
     return act
@@ -125,8 +134,9 @@ def train_driver(
     scale: float = 1.0,
     demonstrations: int = 256,
     bc_coef: float = 1.0,
-) -> tuple[IGDriveParams, Actor, dict[str, Any]]:
-    """Train `method` under perception `setting`: (env params, actor, details)."""
+) -> tuple[IGDriveParams, ExportedAgent | None, dict[str, Any]]:
+    """Train `method` under perception `setting`: (env params, the trained agent (None
+    for the expert), details). `driver_actor(agent, params)` drives with it."""
     if method == "big":
         raise ValueError(
             "BIG is not available on IGDrivSim: its likelihood needs the expert's exact "
@@ -141,9 +151,8 @@ def train_driver(
     params = driving_params(SETTINGS[setting])
     started = time.perf_counter()
     details: dict[str, Any] = {}
-    if method == "expert":
-        act: Actor = lambda obs, state: ENV.expert_action(state, params)
-    else:
+    agent: ExportedAgent | None = None
+    if method != "expert":
         demos = driving_demos(params, max(1, int(demonstrations * scale)))
         key = jax.random.PRNGKey(seed)
         bc_config = BCConfig(
@@ -155,9 +164,11 @@ def train_driver(
             init_log_std=-2.0,
         )
         spec = ActionSpec.from_space(ENV.action_space(params)["sdc"])
-        network, result = train_bc(demos, spec, bc_config, key)
+        _, result = train_bc(demos, spec, bc_config, key)
         details["final_bc_loss"] = float(result.losses[-1])
-        act = network_actor(network, result.params, result.obs_norm)
+        agent = ExportedAgent(
+            bc_config.network_config(), spec, demos.obs.shape[-1], result.params, result.obs_norm
+        )
         if method == "bc_rl":
             # BC+RL fine-tunes the BC policy: PPO on the penalty rewards plus the BC term.
             config = dataclasses.replace(
@@ -178,12 +189,12 @@ def train_driver(
                 params=result.params, env=state.env.replace(obs_norm=result.obs_norm)
             )
             state, metrics = trainer.train_chunk(state, config.num_updates)
-            act = network_actor(trainer.network, state.params, state.obs_norm, config.obs_clip)
+            agent = export_agent(trainer, state)
             details["final_bc_loss"] = float(np.asarray(metrics["bc_loss"])[-1])
             details["bc_coef"] = bc_coef
             details["rl_steps"] = config.num_updates * config.batch_size
     details["train_seconds"] = time.perf_counter() - started
-    return params, act, details
+    return params, agent, details
 
 
 def run_driver(
@@ -196,8 +207,8 @@ def run_driver(
     bc_coef: float = 1.0,
 ) -> dict[str, Any]:
     """Train `method` under perception `setting` and evaluate it on the test split."""
-    params, act, details = train_driver(method, setting, seed, scale, demonstrations, bc_coef)
-    result = evaluate_driver(params, act, test_episodes)
+    params, agent, details = train_driver(method, setting, seed, scale, demonstrations, bc_coef)
+    result = evaluate_driver(params, driver_actor(agent, params), test_episodes)
     return {
         "method": method,
         "setting": setting,
@@ -206,3 +217,63 @@ def run_driver(
         **result,
         **details,
     }
+
+
+DRIVER_JSON = "driver.json"
+
+
+def save_driver(path: str | Path, agent: ExportedAgent, record: dict[str, Any]) -> Path:
+    """Write a trained driver to directory `path`: the agent (`save_agent`'s
+    `agent.json` and `params.msgpack`) and `driver.json` (method, setting and perception
+    it was trained under, seed)."""
+    path = save_agent(path, agent, name=str(record["method"]), role="sdc")
+    keys = ("method", "setting", "perception", "seed")
+    meta = {"format": "arenax.igdrive.driver", **{k: record[k] for k in keys}}
+    (path / DRIVER_JSON).write_text(json.dumps(meta, indent=1) + "\n")
+    return path
+
+
+def load_driver(path: str | Path) -> tuple[ExportedAgent, dict[str, Any]]:
+    """Read a directory written by `save_driver`: (agent, its `driver.json`).
+
+    Raises:
+        FileNotFoundError: `path` is not a driver checkpoint.
+        ValueError: the files are damaged or do not describe an IGDrivSim driver.
+    """
+    path = Path(path)
+    meta_file = path / DRIVER_JSON
+    if not meta_file.is_file():
+        raise FileNotFoundError(
+            f"{path} is not an IGDrivSim driver checkpoint: missing {DRIVER_JSON} "
+            "(`arenax igdrive train` writes one under OUT/driver)"
+        )
+    try:
+        meta = json.loads(meta_file.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{meta_file} is not valid JSON: {err}") from err
+    if meta.get("format") != "arenax.igdrive.driver":
+        raise ValueError(f"{meta_file} does not describe an IGDrivSim driver")
+    agent, _ = load_agent(path)
+    return agent, meta
+
+
+def perception_spec(mask: str) -> str:
+    """A table setting's name (`SETTINGS`) or a perception string, as a perception
+    string (validated: a ValueError names the problem)."""
+    spec = SETTINGS.get(mask, mask)
+    driving_params(spec)
+    return spec
+
+
+def check_observation_size(agent: ExportedAgent, params: IGDriveParams) -> None:
+    """Raise a ValueError if `agent` was trained on observations of another size."""
+    first = jax.eval_shape(
+        lambda k: flatten_observation(ENV.reset(k, params)[0]["sdc"]), jax.random.PRNGKey(0)
+    )
+    size = int(np.prod(first.shape))
+    if size != agent.obs_size:
+        raise ValueError(
+            f"the driver observes {agent.obs_size} numbers but perception "
+            f"{params.perception!r} gives {size}: evaluate it with the scene settings it "
+            "was trained on"
+        )
