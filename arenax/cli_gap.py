@@ -26,6 +26,13 @@ def train_command(
     seeds: Annotated[int, typer.Option(min=1, help="Independent runs.")] = 1,
     scale: Annotated[float, typer.Option(min=0.01, help="Budget multiplier.")] = 1.0,
     bc_coef: Annotated[float, typer.Option(help="BC+RL's behaviour-cloning weight.")] = 0.1,
+    demo_noise: Annotated[
+        float,
+        typer.Option(
+            help="Noise-injected demonstrations: probability of a random executed action "
+            "(labels stay the expert's). Not used by DAgger."
+        ),
+    ] = 0.3,
     out: Annotated[Path | None, typer.Option(help="Write the runs as JSON here.")] = None,
 ) -> None:
     """Train one method and print its true return beside the optimum."""
@@ -37,9 +44,13 @@ def train_command(
         raise ValueError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
     if bc_coef < 0:
         raise ValueError(f"--bc-coef must be >= 0, got {bc_coef}")
+    if not 0.0 <= demo_noise <= 1.0:
+        raise ValueError(f"--demo-noise must be a probability in [0, 1], got {demo_noise}")
     runs = []
     for seed in range(seeds):
-        result = run_method(env, method, gap, seed, scale=scale, bc_coef=bc_coef)
+        result = run_method(
+            env, method, gap, seed, scale=scale, bc_coef=bc_coef, demo_noise=demo_noise
+        )
         runs.append(result)
         typer.echo(
             f"{env} gap={gap} {method} seed {seed}: return {result['return']:.3f} "

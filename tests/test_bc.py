@@ -5,6 +5,8 @@ ones fail clearly."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -90,3 +92,40 @@ def test_dagger_refits_on_its_own_states_and_still_cannot_close_the_gap(dagger_t
     # with the treasure unseen, its doors are coin flips.
     assert abs(returns[-1]) < 0.35
     assert np.asarray(result.losses)[-1] == pytest.approx(np.log(2.0), abs=0.1)
+
+
+def test_noise_injected_demonstrations_visit_new_states_with_the_experts_labels():
+    params = PoisonedDoorsParams(gap=False)
+    demos = collect_demonstrations(
+        ENV, params, jax.random.PRNGKey(3), 256, params.horizon, noise=0.3
+    )
+    mask, obs, actions = (np.asarray(x) for x in (demos.mask, demos.obs, demos.actions))
+    entering = mask & (obs[..., 3] > 0.5)  # door 0's combination, never the expert's choice
+    assert entering.sum() > 10
+    digits = np.argmax(obs[..., 5:], axis=-1)
+    expected = np.asarray((*params.combination, 0))[digits]
+    np.testing.assert_array_equal(actions[entering], expected[entering])
+    first = mask[:, 0]
+    np.testing.assert_array_equal(actions[first, 0], 1 + np.argmax(obs[first, 0, :3], axis=-1))
+
+
+@pytest.mark.parametrize("noise", [-0.1, 1.5])
+def test_demonstration_noise_must_be_a_probability(noise):
+    with pytest.raises(ValueError, match="probability in \\[0, 1\\]"):
+        collect_demonstrations(ENV, ENV.default_params, jax.random.PRNGKey(0), 2, 3, noise=noise)
+
+
+def test_label_smoothing_keeps_untried_actions_possible(cloned):
+    params, demos, _, _ = cloned
+    if not params.gap:
+        pytest.skip("one case is enough")
+    spec = ActionSpec.from_space(ENV.action_space(params)["agent"])
+    smoothed = dataclasses.replace(CONFIG, label_smoothing=0.2)
+    _, result = train_bc(demos, spec, smoothed, jax.random.PRNGKey(1))
+    # Every demonstration is one blind door choice: the loss's floor is the entropy of
+    # the smoothed target, door 0 (never chosen by the expert) at 0.2 / 4.
+    target = np.array([0.05, 0.95 / 3, 0.95 / 3, 0.95 / 3])
+    entropy = -np.sum(target * np.log(target))
+    assert np.asarray(result.losses)[-1] == pytest.approx(entropy, abs=0.05)
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        BCConfig(label_smoothing=1.0)

@@ -17,16 +17,18 @@ from arenax.agents.imitation.big import (
     fit_reward_posterior,
     make_big_learner,
     prior,
+    train_big,
 )
+from arenax.agents.imitation.demonstrations import collect_demonstrations
 from arenax.envs.gap import PoisonedDoors, PoisonedDoorsParams, TigerDoor, TigerDoorParams
 from arenax.envs.gap.tabular import soft_q_values
 
 CONFIG = BIGConfig(steps=300)
 
 
-def posterior_for(env, params, episodes):
-    demos = collect_state_actions(env, params, jax.random.PRNGKey(1), episodes)
-    return fit_reward_posterior(env, params, demos, CONFIG, jax.random.PRNGKey(2))
+def posterior_for(env, params, episodes, noise=0.0, config=CONFIG):
+    demos = collect_state_actions(env, params, jax.random.PRNGKey(1), episodes, noise)
+    return fit_reward_posterior(env, params, demos, config, jax.random.PRNGKey(2))
 
 
 @pytest.mark.parametrize(
@@ -65,6 +67,71 @@ def test_posterior_stays_wide_where_the_demonstrations_are_silent():
     assert posterior.mean[good] - posterior.mean[poisoned] > 1.0
 
 
+@pytest.fixture(scope="module")
+def noisy_posterior():
+    """PoisonedDoors' posterior from noise-injected demonstrations (default fit)."""
+    return posterior_for(PoisonedDoors(), PoisonedDoorsParams(), 256, 0.3, BIGConfig())
+
+
+def test_noise_injected_demonstrations_price_the_undemonstrated_plan(noisy_posterior):
+    """Queried inside door 0's combination, the expert works it to the end: the posterior
+    learns that unlocking is worth the steps, and door 0 becomes the better bet for an
+    agent that cannot see the good door (posterior means: combination beats a blind door).
+    """
+    env, params = PoisonedDoors(), PoisonedDoorsParams()
+    weights = dict(zip(env.FEATURES, np.asarray(noisy_posterior.mean), strict=True))
+    steps = len(params.combination) + 1
+    door_zero = weights["unlocked_door_0"] + steps * weights["combination_step"]
+    blind_door = (weights["opened_good"] + 2 * weights["opened_poisoned"]) / 3
+    assert door_zero > blind_door + 0.2
+    assert weights["opened_good"] > door_zero  # the expert, who sees, still prefers its door
+
+
+def test_state_actions_and_demonstrations_hold_the_same_episodes():
+    env, params = PoisonedDoors(), PoisonedDoorsParams()
+    key = jax.random.PRNGKey(7)
+    pairs = collect_state_actions(env, params, key, 32, noise=0.5)
+    demos = collect_demonstrations(env, params, key, 32, params.horizon, noise=0.5)
+    np.testing.assert_array_equal(np.asarray(pairs.action), np.asarray(demos.actions))
+    np.testing.assert_array_equal(np.asarray(pairs.mask), np.asarray(demos.mask))
+
+
+def test_value_shaping_moves_every_return_by_the_same_start_potential(noisy_posterior):
+    """Undiscounted, an episode's shaped return is its unshaped return minus the start
+    state's potential, whatever the actions: the Bayes-optimal policy is unchanged."""
+    env, params = PoisonedDoors(), PoisonedDoorsParams()
+    plain = PosteriorRewardEnv(env, noisy_posterior)
+    shaped = PosteriorRewardEnv(env, noisy_posterior, shaping_discount=1.0, rationality=10.0)
+
+    def episode_returns(bamdp, actions, keys):
+        """(N,) returns and start potentials of action sequences (N, horizon); steps
+        after the episode ends pay nothing."""
+
+        def one(sequence, key):
+            _, state = bamdp.reset(key, params)
+            start = state.potential[env.state_index(state.inner, params)]
+
+            def step(state, action):
+                _, state, reward, _, _ = bamdp.step(key, state, {"agent": action}, params)
+                return state, reward["agent"]
+
+            _, rewards = jax.lax.scan(step, state, sequence)
+            return rewards.sum(), start
+
+        return jax.jit(jax.vmap(one))(actions, keys)
+
+    combination = list(params.combination)
+    sequences = [[0, *combination], [0, *combination[:4], 3 - combination[4]], [2], [0, 0]]
+    padded = [seq + [0] * (params.horizon - len(seq)) for seq in sequences] * 3
+    actions = jnp.asarray(padded, jnp.int32)
+    keys = jax.random.split(jax.random.PRNGKey(0), len(padded))
+    unshaped, zero = episode_returns(plain, actions, keys)
+    total, start = episode_returns(shaped, actions, keys)
+    np.testing.assert_array_equal(np.asarray(zero), 0.0)
+    np.testing.assert_allclose(np.asarray(total), np.asarray(unshaped - start), atol=1e-4)
+    assert float(jnp.std(start)) > 0.0  # the potentials differ between draws
+
+
 def test_the_bamdp_draws_a_new_reward_each_episode():
     env, params = TigerDoor(), TigerDoorParams()
     bamdp = PosteriorRewardEnv(env, prior(env, CONFIG))
@@ -95,3 +162,27 @@ def test_tiny_big_run_beats_bc_on_tiger_door():
         obs_norm=state.obs_norm,
     )
     assert float(jnp.mean(returns)) > 0.75  # optimum 0.9; BC earns about 0
+
+
+@pytest.mark.slow
+def test_big_finds_door_zero_on_poisoned_doors():
+    """The full default budget (about 25 s): BIG reaches the Bayes-optimal +1 where BC
+    earns about -2/3 (`benchmarks/gap_table.py` runs it over seeds)."""
+    env, params = PoisonedDoors(), PoisonedDoorsParams()
+    key = jax.random.PRNGKey(0)
+    demos = collect_demonstrations(env, params, key, 256, params.horizon, noise=0.3)
+    pairs = collect_state_actions(env, params, key, 256, noise=0.3)
+    config = BIGConfig()
+    learner, state, _ = train_big(env, params, demos, pairs, config, jax.random.PRNGKey(1))
+    returns = evaluate_policy(
+        env,
+        params,
+        learner.network,
+        config.ppo,
+        state.params,
+        jax.random.PRNGKey(2),
+        512,
+        params.horizon,
+        obs_norm=state.obs_norm,
+    )
+    assert float(jnp.mean(returns)) > 0.9

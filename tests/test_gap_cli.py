@@ -30,3 +30,5 @@ def test_errors_name_the_problem():
     assert result.exit_code == 2 and "--method 'gail'" in result.output
     result = runner.invoke(app, ["gap", "train", "--method", "bc_rl", "--bc-coef", "-1"])
     assert result.exit_code == 2 and "--bc-coef must be >= 0" in result.output
+    result = runner.invoke(app, ["gap", "train", "--demo-noise", "1.5"])
+    assert result.exit_code == 2 and "--demo-noise must be a probability" in result.output

@@ -24,6 +24,7 @@ from flax import struct
 from arenax.agents.imitation.demonstrations import Demonstrations
 from arenax.agents.ppo.action_spec import ActionSpec
 from arenax.agents.ppo.config import PPOConfig
+from arenax.agents.ppo.distributions import Categorical
 from arenax.agents.ppo.networks import build_network, init_params, initial_hidden
 from arenax.agents.ppo.normalization import RunningNorm
 from arenax.envs.environment import Environment
@@ -44,6 +45,8 @@ class BCConfig:
         full-batch).
     init_log_std: initial log-std of a continuous policy (in units of the action box's
         half-width), as in PPO.
+    label_smoothing: weight of a uniform target mixed into the expert's (discrete
+        actions; see `sequence_nll`).
     """
 
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -54,6 +57,11 @@ class BCConfig:
     normalize_obs: bool = False
     batch_episodes: int | None = None
     init_log_std: float = 0.0
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
     def network_config(self) -> PPOConfig:
         return dataclasses.replace(
@@ -80,18 +88,34 @@ def _time_major(x: jax.Array) -> jax.Array:
 
 
 def sequence_nll(
-    network: nn.Module, hidden0: Any, params, demos: Demonstrations, obs_map=None
+    network: nn.Module,
+    hidden0: Any,
+    params,
+    demos: Demonstrations,
+    obs_map=None,
+    label_smoothing: float = 0.0,
 ) -> jax.Array:
     """Mean negative log-likelihood of the expert's actions over real steps, the episodes
     run time-major through `network` from `hidden0` ((E, H) or `()`); `obs_map` (e.g.
-    the learner's observation normalisation) is applied to the observations first."""
+    the learner's observation normalisation) is applied to the observations first.
+
+    With `label_smoothing` eps > 0 (discrete actions only) the target is the expert's
+    action with probability 1 - eps and a uniform action with eps, so the clone keeps
+    every action's probability at least about eps / n: a policy that RL fine-tunes
+    can still try what the expert never did."""
     obs = _time_major(demos.obs)
     obs = obs if obs_map is None else obs_map(obs)
     actions = _time_major(demos.actions)
     mask = _time_major(demos.mask).astype(jnp.float32)
     resets = jnp.zeros(mask.shape, bool).at[0].set(True)
     _, dist, _ = network.apply(params, hidden0, obs, resets)
-    return -jnp.sum(dist.log_prob(actions) * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+    log_prob = dist.log_prob(actions)
+    if label_smoothing > 0.0:
+        if not isinstance(dist, Categorical):
+            raise ValueError("label smoothing needs discrete actions")
+        uniform = jnp.mean(dist.log_probs, axis=-1)
+        log_prob = (1.0 - label_smoothing) * log_prob + label_smoothing * uniform
+    return -jnp.sum(log_prob * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
 def nll_loss(
@@ -101,7 +125,7 @@ def nll_loss(
     `obs_norm` when given)."""
     hidden = initial_hidden(config.network_config(), (demos.obs.shape[0],))
     obs_map = None if obs_norm is None else (lambda x: obs_norm.normalize(x, 10.0))
-    return sequence_nll(network, hidden, params, demos, obs_map)
+    return sequence_nll(network, hidden, params, demos, obs_map, config.label_smoothing)
 
 
 def demonstration_statistics(demos: Demonstrations) -> RunningNorm:

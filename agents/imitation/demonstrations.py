@@ -17,6 +17,7 @@ from flax import struct
 
 from arenax.envs.environment import Environment
 from arenax.envs.single_agent import flatten_observation
+from arenax.envs.spaces import Discrete
 
 
 @struct.dataclass
@@ -42,10 +43,22 @@ class Demonstrations:
 
 
 def collect_demonstrations(
-    env: Environment, params, key: jax.Array, num_episodes: int, horizon: int, agent: str = "agent"
+    env: Environment,
+    params,
+    key: jax.Array,
+    num_episodes: int,
+    horizon: int,
+    agent: str = "agent",
+    noise: float = 0.0,
 ) -> Demonstrations:
     """Roll out the environment's privileged expert for `num_episodes` episodes of at most
-    `horizon` steps (one jitted, vmapped scan)."""
+    `horizon` steps (one jitted, vmapped scan).
+
+    With `noise` > 0 the demonstrations are noise-injected (DART, Laskey et al. 2017):
+    at each step the executed action is uniformly random with probability `noise`,
+    while the label is always the expert's action at the visited state, so the data
+    covers states the expert itself never enters (discrete actions only)."""
+    execute = noisy_executor(env, params, agent, noise)
 
     def episode(k):
         obs, state = env.reset(k, params)
@@ -54,7 +67,11 @@ def collect_demonstrations(
             obs, state = carry
             action = env.expert_action(state, params)
             alive = ~state.done
-            obs_next, state, reward, _, _ = env.step(step_key, state, {agent: action}, params)
+            executed = action
+            if noise > 0:
+                k_noise, step_key = jax.random.split(step_key)
+                executed = execute(k_noise, action)
+            obs_next, state, reward, _, _ = env.step(step_key, state, {agent: executed}, params)
             return (obs_next, state), (
                 flatten_observation(obs[agent]),
                 action,
@@ -67,6 +84,28 @@ def collect_demonstrations(
 
     obs, actions, rewards, mask = jax.jit(jax.vmap(episode))(jax.random.split(key, num_episodes))
     return Demonstrations(obs, actions, rewards, mask)
+
+
+def noisy_executor(env: Environment, params, agent: str, noise: float):
+    """`(key, expert_action) -> executed action`: the expert's action, replaced by a
+    uniformly random one with probability `noise`."""
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"demonstration noise must be a probability in [0, 1], got {noise}")
+    if noise == 0.0:
+        return lambda key, action: action
+    space = env.action_space(params)[agent]
+    if not isinstance(space, Discrete):
+        raise ValueError(
+            f"noise-injected demonstrations need discrete actions; {agent!r} acts in {space}"
+        )
+
+    def execute(key: jax.Array, action: jax.Array) -> jax.Array:
+        k_flip, k_action = jax.random.split(key)
+        random_action = jax.random.randint(k_action, (), 0, space.n)
+        flip = jax.random.bernoulli(k_flip, noise)
+        return jnp.where(flip, random_action, action).astype(jnp.asarray(action).dtype)
+
+    return execute
 
 
 def save_demonstrations(path: str | Path, demos: Demonstrations) -> Path:

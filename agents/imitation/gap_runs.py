@@ -7,6 +7,7 @@ data and training budgets (a GPU runs `scale` 10 in about the time the CPU runs 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -18,8 +19,7 @@ from arenax.agents.imitation.bc_rl import make_bc_rl
 from arenax.agents.imitation.big import (
     BIGConfig,
     collect_state_actions,
-    fit_reward_posterior,
-    make_big_learner,
+    train_big,
 )
 from arenax.agents.imitation.dagger import DAggerConfig, train_dagger
 from arenax.agents.imitation.demonstrations import collect_demonstrations
@@ -31,6 +31,7 @@ from arenax.envs.single_agent import SoloView
 METHODS = ("bc", "dagger", "bc_rl", "big")
 GAP_ENVS = ("tiger_door", "poisoned_doors")
 EVAL_EPISODES = 1024
+DEMO_NOISE = 0.3
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 
 
@@ -55,8 +56,13 @@ def run_method(
     scale: float = 1.0,
     bc_coef: float = 0.1,
     demonstrations: int = 256,
+    demo_noise: float = DEMO_NOISE,
 ) -> dict[str, Any]:
     """Train `method` on `env_name` (with or without the gap) and evaluate it.
+
+    BC, BC+RL and BIG learn from the same `demonstrations` expert episodes, noise-injected
+    with probability `demo_noise` (labels stay the expert's; see
+    `collect_demonstrations`); DAgger queries the expert on its own rollouts.
 
     Returns the mean true return over EVAL_EPISODES episodes, the optimum, the wall
     clock, and method details (the reward posterior for BIG)."""
@@ -77,7 +83,7 @@ def run_method(
     if method in ("bc", "dagger"):
         config = BCConfig(hidden_sizes=(32, 32), steps=int(300 * scale))
         if method == "bc":
-            demos = collect_demonstrations(env, params, k_data, episodes, horizon)
+            demos = collect_demonstrations(env, params, k_data, episodes, horizon, noise=demo_noise)
             spec = ActionSpec.from_space(env.action_space(params)["agent"])
             network, result = train_bc(demos, spec, config, k_fit)
         else:
@@ -89,7 +95,7 @@ def run_method(
         net_params, net_config, obs_norm = result.params, config, result.obs_norm
         details["final_bc_loss"] = float(result.losses[-1])
     elif method == "bc_rl":
-        demos = collect_demonstrations(env, params, k_data, episodes, horizon)
+        demos = collect_demonstrations(env, params, k_data, episodes, horizon, noise=demo_noise)
         net_config = ppo_config(scale, recurrent=False)
         trainer = make_bc_rl(net_config, SoloView(env), demos, bc_coef, params, FAST_COMPILE)
         state, metrics = trainer.train(k_fit)
@@ -97,11 +103,15 @@ def run_method(
         details["bc_coef"] = bc_coef
         details["final_bc_loss"] = float(np.asarray(metrics["bc_loss"])[-1])
     else:
-        config = BIGConfig(ppo=ppo_config(scale, recurrent=True))
-        demos = collect_state_actions(env, params, k_data, episodes)
-        posterior = fit_reward_posterior(env, params, demos, config, k_fit)
-        trainer = make_big_learner(env, params, posterior, config, FAST_COMPILE)
-        state, _ = trainer.train(jax.random.fold_in(k_fit, 1))
+        # More entropy than the other learners: the Bayes-adaptive policy must keep trying
+        # the undemonstrated plan until cloning's digits and RL's make it pay.
+        ppo = dataclasses.replace(ppo_config(scale, recurrent=True), ent_coef=0.03)
+        config = BIGConfig(ppo=ppo)
+        demos = collect_demonstrations(env, params, k_data, episodes, horizon, noise=demo_noise)
+        state_actions = collect_state_actions(env, params, k_data, episodes, demo_noise)
+        trainer, state, posterior = train_big(
+            env, params, demos, state_actions, config, k_fit, FAST_COMPILE
+        )
         network, net_params, obs_norm = trainer.network, state.params, state.obs_norm
         net_config = config.ppo
         details["posterior"] = {
@@ -127,5 +137,6 @@ def run_method(
         "return": float(np.mean(np.asarray(returns))),
         "optimal_return": params.optimal_return,
         "seconds": time.perf_counter() - started,
+        "demo_noise": demo_noise if method != "dagger" else None,
         **details,
     }
