@@ -5,10 +5,11 @@ published PoisonedDoors numbers (Weihs et al. 2021: pure imitation -0.59, ADVISO
 
 Each cell is the mean true return (1,024 evaluation episodes per seed) over seeds,
 with a Student-t 95% interval across seeds. Budgets are the small defaults of
-`agents/imitation/gap_runs.py` (256 demonstrations; BC+RL and BIG 41k PPO steps);
+`agents/imitation/gap_runs.py` (256 demonstrations, noise-injected with probability
+0.3, for BC, BC+RL and BIG; BC+RL 41k PPO steps; BIG 41k per learner, best of 4);
 `--scale` multiplies them.
 
-    python benchmarks/gap_table.py                 # 5 seeds, ~15 min on 2 CPU cores
+    python benchmarks/gap_table.py                 # 5 seeds, ~28 min on 2 CPU cores
     python benchmarks/gap_table.py --seeds 2       # quicker
     python benchmarks/gap_table.py --scale 10      # the full-size run, for a GPU
 
