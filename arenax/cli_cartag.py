@@ -31,7 +31,8 @@ SeedOption = Annotated[int, typer.Option(help="PRNG seed; same seed, same result
 OutOption = Annotated[Path | None, typer.Option(help="Output folder (default: runs/<timestamp>).")]
 
 
-def _names(spec: str, role: str) -> list:
+def strategies_from_spec(spec: str, role: str) -> list:
+    """The hand-written strategies of `role` named in `spec` ("all" or "a,b,c")."""
     from arenax.agents.car_tag import EVADERS, PURSUERS, get_strategy
 
     table = PURSUERS if role == "pursuer" else EVADERS
@@ -64,7 +65,7 @@ def tournament_command(
     from arenax.runs import new_run_dir
     from arenax.tournament import tournament
 
-    rows, cols = _names(pursuers, "pursuer"), _names(evaders, "evader")
+    rows, cols = strategies_from_spec(pursuers, "pursuer"), strategies_from_spec(evaders, "evader")
     env, params = make("car_tag", **parse_overrides(set_))
     result = tournament(env, params, rows, cols, jax.random.PRNGKey(seed), episodes)
     console = Console()
@@ -91,7 +92,7 @@ def render_command(
     from arenax.runs import new_run_dir
     from arenax.showcase import render_match
 
-    p, e = _names(pursuer, "pursuer")[0], _names(evader, "evader")[0]
+    p, e = strategies_from_spec(pursuer, "pursuer")[0], strategies_from_spec(evader, "evader")[0]
     env, params = make("car_tag", **parse_overrides(set_))
     paths = render_match(env, params, p, e, jax.random.PRNGKey(seed), new_run_dir(out), gif=gif)
     for path in paths:

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from arenax.agents.car_tag import EVADERS, PURSUERS
 from arenax.envs import make
+from arenax.policy import Policy
 from arenax.reporting import score_table, strongest, write_tournament_outputs
 from arenax.runs import new_run_dir, write_json
 from arenax.showcase import render_match
@@ -34,6 +35,8 @@ def run_demo(
     fmsp_iterations: int = 2,
     fmsp_candidates: int = 2,
     fmsp_episodes: int = 16,
+    pursuers: list[Policy] | None = None,
+    evaders: list[Policy] | None = None,
 ) -> Path:
     """Run the demo and return the run folder.
 
@@ -45,17 +48,21 @@ def run_demo(
         fmsp_iterations: QDSP iterations after the tournament (0 skips the search).
         fmsp_candidates: programs proposed per role per iteration.
         fmsp_episodes: episodes per program pair in the search.
+        pursuers, evaders: the tournament's strategies (default: every hand-written one).
     """
     console = console or Console()
     env, params = make("car_tag", **(overrides or {}))
     run_dir = new_run_dir(out)
-    pursuers, evaders = list(PURSUERS.values()), list(EVADERS.values())
+    pursuers = list(PURSUERS.values()) if pursuers is None else pursuers
+    evaders = list(EVADERS.values()) if evaders is None else evaders
     key_tournament, key_render = jax.random.split(jax.random.PRNGKey(seed))
     config = {
         "job": "demo",
         "env": "car_tag",
         "episodes": episodes,
         "seed": seed,
+        "pursuers": [p.name for p in pursuers],
+        "evaders": [e.name for e in evaders],
         "params": {k: float(v) for k, v in vars(params).items()},
     }
     write_json(run_dir / "config.json", config)

@@ -20,13 +20,19 @@ def invoke(*args: str):
 
 
 def test_demo_tiny_budget_writes_outputs(tmp_path):
+    """The demo on cheap strategies; the full roster runs in the slow QDSP demo test."""
     out = tmp_path / "demo"
-    result = invoke("demo", "--episodes", "2", "--out", str(out), *TINY, "--fmsp-iterations", "0")
+    roster = ["--pursuers", "pure_pursuit,intercept", "--evaders", "straight_flee,jink,swerve"]
+    args = ["--episodes", "2", "--out", str(out), *TINY, *roster, "--fmsp-iterations", "0"]
+    result = invoke("demo", *args)
     assert result.exit_code == 0, result.output
     scores = json.loads((out / "scores.json").read_text())
     assert scores["episodes"] == 2
-    assert len(scores["pursuer_mean"]) == len(scores["rows"]) >= 4
-    assert len(scores["pursuer_mean"][0]) == len(scores["cols"]) >= 4
+    assert scores["rows"] == ["pure_pursuit", "intercept"]
+    assert scores["cols"] == ["straight_flee", "jink", "swerve"]
+    assert len(scores["pursuer_mean"]) == 2 and len(scores["pursuer_mean"][0]) == 3
+    config = json.loads((out / "config.json").read_text())
+    assert config["pursuers"] == scores["rows"] and config["evaders"] == scores["cols"]
     for name in ["scores.csv", "scores.png", "config.json"]:
         assert (out / name).stat().st_size > 0
     assert len(list(out.glob("*.gif"))) == 1
@@ -40,6 +46,8 @@ def test_demo_with_its_short_qdsp_search(tmp_path):
     fmsp = ["--fmsp-iterations", "1", "--fmsp-candidates", "1", "--fmsp-episodes", "2"]
     result = invoke("demo", "--episodes", "2", "--out", str(out), *TINY, *fmsp)
     assert result.exit_code == 0, result.output
+    scores = json.loads((out / "scores.json").read_text())
+    assert len(scores["rows"]) >= 5 and len(scores["cols"]) >= 5  # every hand-written one
     search = out / "fmsp"
     rows = (search / "metrics.csv").read_text().splitlines()
     assert len(rows) == 3  # header, seeding, one iteration
@@ -87,6 +95,8 @@ def test_info_lists_params_and_strategies():
     [
         (["cartag", "tournament", "--pursuers", "nope"], "unknown pursuer strategy 'nope'"),
         (["cartag", "render", "--evader", "ghost"], "unknown evader strategy 'ghost'"),
+        (["demo", "--evaders", "jink,ghost"], "unknown evader strategy 'ghost'"),
+        (["demo", "--pursuers", " , "], "no pursuer strategy given"),
         (["cartag", "info", "--set", "evader_speed=-0.5"], "evader_speed must be > 0"),
         (["cartag", "info", "--set", "horizon=0"], "horizon must be a whole number"),
         (["cartag", "info", "--set", "warp=9"], "unknown parameter(s) warp"),
