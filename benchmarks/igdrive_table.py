@@ -6,12 +6,16 @@ Columns: overlap (collision) rate, off-road rate, red-light rate, ADE (m) and ro
 progress, each the mean over the test episodes (rates are episode rates). Budgets
 are `agents/imitation/igdrive_runs.py`'s defaults: 256 demonstration episodes, BC
 1,500 Adam steps of 16 episodes; BC+RL fine-tunes that BC policy with 123k PPO
-steps on the penalty rewards plus the BC term (weight 1). Other vehicles are
-reactive (IDM along their logged paths). BIG is not run on IGDrivSim (see
-`igdrive_runs.py`).
+steps on the penalty rewards (overlap 10 per step, off-road and red light 1) plus
+the BC term (weight 1). Other vehicles are reactive (IDM along their logged
+paths). BIG is not run on IGDrivSim (see `igdrive_runs.py`).
 
-    python benchmarks/igdrive_table.py               # one seed, ~30 min on 2 CPU cores
-    python benchmarks/igdrive_table.py --scale 10 --seeds 3 --test 512   # for a GPU
+A second table gives, per perception setting, BC+RL's overlap rate minus BC's,
+paired scene by scene (both drive the same test scenes), with a 95% interval
+and the number of scenes where BC+RL avoids a collision BC has, or adds one.
+
+    python benchmarks/igdrive_table.py               # one seed, 512 scenes, ~40 min on 2 CPU cores
+    python benchmarks/igdrive_table.py --scale 10 --seeds 3 --test 2048  # for a GPU
 
 Writes `benchmarks/results/igdrive_table.json`, `igdrive_table.md` and
 `igdrive_table.png`.
@@ -48,6 +52,35 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def paired_overlap_change(runs: list[dict], setting: str) -> dict[str, float]:
+    """BC+RL's overlap rate minus BC's under `setting`, paired scene by scene (same test
+    scenes, same seed), with a normal 95% interval over the paired differences."""
+    diffs = []
+    for bc in (r for r in runs if r["setting"] == setting and r["method"] == "bc"):
+        (rl,) = [
+            r for r in runs
+            if r["setting"] == setting and r["method"] == "bc_rl" and r["seed"] == bc["seed"]
+        ]  # fmt: skip
+        diffs.append(np.subtract(rl["overlap_per_episode"], bc["overlap_per_episode"]))
+    d = np.concatenate(diffs).astype(float)
+    half = 1.96 * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+    return {"change": float(d.mean()), "ci95": float(half), "pairs": len(d),
+            "fewer": int(np.sum(d < 0)), "more": int(np.sum(d > 0))}  # fmt: skip
+
+
+def change_markdown(changes: dict[str, dict]) -> str:
+    lines = [
+        "| perception | BC+RL - BC overlap rate (95% CI, paired scenes) | scenes BC+RL avoids | "
+        "scenes BC+RL adds |",
+        "|---|---|---|---|",
+    ]
+    for setting, c in changes.items():
+        lines.append(
+            f"| {setting} | {c['change']:+.3f} ± {c['ci95']:.3f} | {c['fewer']} | {c['more']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def plot(rows: list[dict], path: Path) -> None:
     fig, first = new_figure((13, 4))
     fig.delaxes(first)
@@ -71,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--test", type=int, default=128, help="test episodes")
+    parser.add_argument("--test", type=int, default=512, help="test episodes")
     parser.add_argument("--out", type=Path, default=RESULTS / "igdrive_table.json")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -93,7 +126,8 @@ def main() -> None:
                 {"setting": setting, "method": method,
                  **{c: float(np.mean([r[c] for r in mine])) for c in COLUMNS}}
             )  # fmt: skip
-    table = markdown(rows)
+    changes = {setting: paired_overlap_change(runs, setting) for setting in SETTINGS}
+    table = markdown(rows) + "\n" + change_markdown(changes)
     print("\n" + table)
     result = {
         "device": jax.devices()[0].platform,
@@ -107,6 +141,7 @@ def main() -> None:
         "test_episodes": args.test,
         "wall_clock_s": time.perf_counter() - started,
         "rows": rows,
+        "overlap_change": changes,
         "runs": runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
