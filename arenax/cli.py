@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from arenax.cli_cartag import cartag_app, strategies_from_spec
+from arenax.cli_cartag import EvadersOption, PursuersOption, cartag_app, strategies_from_spec
 from arenax.cli_fmsp import fmsp_app
 from arenax.cli_gap import gap_app
 from arenax.cli_igdrive import igdrive_app
@@ -52,12 +52,8 @@ def demo(
         int, typer.Option(min=1, help="QDSP programs per role per iteration.")
     ] = 2,
     fmsp_episodes: Annotated[int, typer.Option(min=1, help="QDSP episodes per program pair.")] = 16,
-    pursuers: Annotated[
-        str, typer.Option(help="Comma-separated pursuer strategies in the tournament, or 'all'.")
-    ] = "all",
-    evaders: Annotated[
-        str, typer.Option(help="Comma-separated evader strategies in the tournament, or 'all'.")
-    ] = "all",
+    pursuers: PursuersOption = "all",
+    evaders: EvadersOption = "all",
 ) -> None:
     """The main job: tournament of every human-designed Car Tag strategy, with a table,
     score matrix (JSON/CSV), heatmap PNG and a GIF of the most interesting match; then a

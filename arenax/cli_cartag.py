@@ -29,6 +29,8 @@ SetOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option(help="PRNG seed; same seed, same results.")]
 OutOption = Annotated[Path | None, typer.Option(help="Output folder (default: runs/<timestamp>).")]
+PursuersOption = Annotated[str, typer.Option(help="Comma-separated pursuer strategies, or 'all'.")]
+EvadersOption = Annotated[str, typer.Option(help="Comma-separated evader strategies, or 'all'.")]
 
 
 def strategies_from_spec(spec: str, role: str) -> list:
@@ -47,12 +49,8 @@ def strategies_from_spec(spec: str, role: str) -> list:
 @cartag_app.command("tournament")
 @friendly_errors
 def tournament_command(
-    pursuers: Annotated[
-        str, typer.Option(help="Comma-separated pursuer strategies, or 'all'.")
-    ] = "all",
-    evaders: Annotated[
-        str, typer.Option(help="Comma-separated evader strategies, or 'all'.")
-    ] = "all",
+    pursuers: PursuersOption = "all",
+    evaders: EvadersOption = "all",
     episodes: Annotated[int, typer.Option(min=1, help="Episodes per match.")] = 256,
     seed: SeedOption = 0,
     out: OutOption = None,

@@ -152,10 +152,7 @@ def collect_state_actions(
             action = env.expert_action(state, params)
             index = env.state_index(state, params)
             alive = ~state.done
-            executed = action
-            if noise > 0:  # the same random stream as `collect_demonstrations`
-                k_noise, step_key = jax.random.split(step_key)
-                executed = execute(k_noise, action)
+            executed, step_key = execute(step_key, action)
             _, state, _, _, _ = env.step(step_key, state, {"agent": executed}, params)
             return state, (index, action, alive)
 

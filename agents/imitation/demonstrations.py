@@ -67,10 +67,7 @@ def collect_demonstrations(
             obs, state = carry
             action = env.expert_action(state, params)
             alive = ~state.done
-            executed = action
-            if noise > 0:
-                k_noise, step_key = jax.random.split(step_key)
-                executed = execute(k_noise, action)
+            executed, step_key = execute(step_key, action)
             obs_next, state, reward, _, _ = env.step(step_key, state, {agent: executed}, params)
             return (obs_next, state), (
                 flatten_observation(obs[agent]),
@@ -87,23 +84,26 @@ def collect_demonstrations(
 
 
 def noisy_executor(env: Environment, params, agent: str, noise: float):
-    """`(key, expert_action) -> executed action`: the expert's action, replaced by a
-    uniformly random one with probability `noise`."""
+    """`(step_key, expert_action) -> (executed action, key left for env.step)`: the
+    expert's action, replaced by a uniformly random one with probability `noise`. With
+    `noise` 0 the action and the key pass through untouched, so noise-free collection
+    draws the same random stream as without noise injection."""
     if not 0.0 <= noise <= 1.0:
         raise ValueError(f"demonstration noise must be a probability in [0, 1], got {noise}")
     if noise == 0.0:
-        return lambda key, action: action
+        return lambda key, action: (action, key)
     space = env.action_space(params)[agent]
     if not isinstance(space, Discrete):
         raise ValueError(
             f"noise-injected demonstrations need discrete actions; {agent!r} acts in {space}"
         )
 
-    def execute(key: jax.Array, action: jax.Array) -> jax.Array:
-        k_flip, k_action = jax.random.split(key)
+    def execute(key: jax.Array, action: jax.Array) -> tuple[jax.Array, jax.Array]:
+        k_noise, k_step = jax.random.split(key)
+        k_flip, k_action = jax.random.split(k_noise)
         random_action = jax.random.randint(k_action, (), 0, space.n)
         flip = jax.random.bernoulli(k_flip, noise)
-        return jnp.where(flip, random_action, action).astype(jnp.asarray(action).dtype)
+        return jnp.where(flip, random_action, action).astype(jnp.asarray(action).dtype), k_step
 
     return execute
 
