@@ -301,6 +301,22 @@ def test_checkpoint_resume_is_bit_exact(continuous_run, tmp_path):
     assert leaves_equal(resumed, states[2])  # params, optimiser, envs, rng: all identical
 
 
+def test_chunk_as_a_python_loop_matches_the_scanned_chunk():
+    env = TargetReach()
+    key = jax.random.PRNGKey(3)
+    results = []
+    for as_loop in (False, True):
+        trainer = make_train(TOY_CONFIG, env, compiler_options=FAST_COMPILE, chunk_as_loop=as_loop)
+        results.append(trainer.train_chunk(trainer.init(key), 3))
+    (scanned, scanned_metrics), (looped, looped_metrics) = results
+    assert looped.update == 3 and looped_metrics["policy_loss"].shape == (3,)
+    leaves = zip(jax.tree_util.tree_leaves(scanned), jax.tree_util.tree_leaves(looped), strict=True)
+    for a, b in leaves:
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    for name, value in scanned_metrics.items():
+        np.testing.assert_allclose(value, looped_metrics[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
 def test_recurrent_discrete_ppo_learns_a_memory_toy():
     """The target is shown only on the first step, so the GRU must remember it.
 

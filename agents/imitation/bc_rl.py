@@ -32,10 +32,12 @@ def make_bc_rl(
     bc_coef: float,
     env_params: Any | None = None,
     compiler_options: dict[str, Any] | None = None,
+    chunk_as_loop: bool = False,
 ) -> PPOTrainer:
     """A PPO trainer (`make_train`) whose loss also clones `demos` with weight `bc_coef`.
 
     `env` is a single-agent env (e.g. `SoloView`); `demos` hold that env's observations.
+    `compiler_options` and `chunk_as_loop` are `make_train`'s.
     """
     if bc_coef < 0:
         raise ValueError(f"bc_coef must be >= 0, got {bc_coef}")
@@ -52,4 +54,6 @@ def make_bc_rl(
         nll = sequence_nll(network, hidden0, net_params, demos, normalise)
         return bc_coef * nll, {"bc_loss": nll}
 
-    return make_train(config, env, env_params, compiler_options, extra_loss=bc_term)
+    return make_train(
+        config, env, env_params, compiler_options, extra_loss=bc_term, chunk_as_loop=chunk_as_loop
+    )

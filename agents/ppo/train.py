@@ -124,6 +124,11 @@ class PPOTrainer:
             `{"xla_backend_optimization_level": 0}` roughly halves compile time on CPU
             at the cost of slower steps: right for tiny smoke runs and tests.
         extra_loss: an extra loss term added to PPO's (see `make_train`), or None.
+        chunk_as_loop: run `train_chunk`'s updates as a Python loop over one jitted
+            update instead of one `lax.scan` (same results). For envs with large states:
+            XLA's CPU backend runs IGDrivSim's updates (its states carry whole scenes)
+            6-7x slower inside the scan than one at a time; Car Tag's are as fast either
+            way.
     """
 
     config: PPOConfig
@@ -134,6 +139,7 @@ class PPOTrainer:
     network: Any
     compiler_options: dict[str, Any] | None = None
     extra_loss: ExtraLoss | None = None
+    chunk_as_loop: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_optimizer", make_optimizer(self.config))
@@ -158,6 +164,11 @@ class PPOTrainer:
                 static_argnames="num_updates",
                 compiler_options=self.compiler_options,
             ),
+        )
+        object.__setattr__(
+            self,
+            "_jit_update",
+            jax.jit(self.update_step, compiler_options=self.compiler_options),
         )
 
     # --- pure functions ---
@@ -282,11 +293,17 @@ class PPOTrainer:
     ) -> tuple[TrainState, Metrics]:
         """`num_updates` (default `config.updates_per_chunk`) updates in one jit.
 
-        Compiled once per chunk length; vmapped states work too
-        (`jax.vmap(trainer.train_chunk)(states)`).
+        Compiled once per chunk length (once in all with `chunk_as_loop`); vmapped
+        states work too (`jax.vmap(trainer.train_chunk)(states)`).
         """
         n = self.config.updates_per_chunk if num_updates is None else int(num_updates)
-        return self._jit_chunk(state, num_updates=n)
+        if not self.chunk_as_loop:
+            return self._jit_chunk(state, num_updates=n)
+        history = []
+        for _ in range(n):
+            state, metrics = self._jit_update(state)
+            history.append(metrics)
+        return state, jax.tree_util.tree_map(lambda *m: jnp.stack(m), *history)
 
 
 def make_train(
@@ -295,6 +312,7 @@ def make_train(
     env_params: Any | None = None,
     compiler_options: dict[str, Any] | None = None,
     extra_loss: ExtraLoss | None = None,
+    chunk_as_loop: bool = False,
 ) -> PPOTrainer:
     """Build the PPO learner for a single-agent env.
 
@@ -306,6 +324,7 @@ def make_train(
         compiler_options: XLA options for the jitted `train_chunk` (see `PPOTrainer`).
         extra_loss: `(params, obs_norm) -> (loss, metrics)` added to the PPO loss of every
             minibatch (BC+RL's behaviour-cloning term; see `update.make_update`).
+        chunk_as_loop: `train_chunk` loops over one jitted update (see `PPOTrainer`).
 
     Returns:
         A `PPOTrainer`: `.init(key)`, `.train_chunk(state)`, `.train(key)` (also
@@ -327,4 +346,5 @@ def make_train(
         network=build_network(config, spec),
         compiler_options=compiler_options,
         extra_loss=extra_loss,
+        chunk_as_loop=chunk_as_loop,
     )
