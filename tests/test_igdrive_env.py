@@ -82,6 +82,20 @@ def test_swerving_off_the_road_is_penalised_and_can_end_the_episode():
     assert np.all(np.asarray(reward)[offroad.cumsum(1) > 1] == 0.0)  # nothing after the end
 
 
+def test_tailgating_costs_the_headway_shortfall_times_its_weight():
+    def floor_it(state):
+        return jnp.array([3.0, 0.0])  # full throttle, straight on
+
+    weights = dict(overlap_weight=0.0, offroad_weight=0.0, red_light_weight=0.0)
+    _, (reward, _, info, _) = run_episodes(params(headway_weight=3.0, **weights), floor_it)
+    shortfall = np.asarray(info["headway_shortfall"])
+    assert shortfall.max() > 0.2 and shortfall.min() >= 0.0 and shortfall.max() <= 1.0
+    np.testing.assert_allclose(np.asarray(reward), -3.0 * shortfall, atol=1e-6)
+    # Off by default: the same drive costs nothing without the weight.
+    _, (reward, _, _, _) = run_episodes(params(**weights), floor_it)
+    assert np.all(np.asarray(reward) == 0.0)
+
+
 def test_restricted_perception_sees_fewer_objects():
     _, (_, _, _, seen_full) = run_episodes(params(), expert_policy)
     _, (_, _, _, seen_cone) = run_episodes(

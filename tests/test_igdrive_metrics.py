@@ -19,6 +19,7 @@ from arenax.envs.igdrive import (
 from arenax.envs.igdrive.geometry import box_corners
 from arenax.envs.igdrive.metrics import (
     ade_fde,
+    headway_shortfall,
     kinematic_infeasibility,
     offroad,
     offroad_distance,
@@ -92,6 +93,43 @@ def straight_road(half_width=5.0, step=0.5, length=40.0) -> RoadgraphPoints:
         ids=jnp.asarray(np.repeat([0, 1, 2], n), jnp.int32),
         valid=jnp.ones(3 * n, bool),
     )
+
+
+def moving(poses, speed: float, valid=None) -> Trajectory:
+    """`cars(poses)` with car 0 driving at `speed` m/s along its heading."""
+    state = cars(poses, valid=valid)
+    yaw0 = state.yaw[0]
+    return state.replace(
+        vel_x=state.vel_x.at[0].set(speed * jnp.cos(yaw0)),
+        vel_y=state.vel_y.at[0].set(speed * jnp.sin(yaw0)),
+    )
+
+
+@pytest.mark.parametrize(
+    "poses, speed, expected",
+    [
+        # At 10 m/s the safe gap is 2 + 1.0 * 10 = 12 m; bumper gap = centres - 4 m.
+        ([(0, 0, 0), (10, 0, 0)], 10.0, 0.5),  # 6 m gap: half short
+        ([(0, 0, 0), (16, 0, 0)], 10.0, 0.0),  # exactly safe
+        ([(0, 0, 0), (30, 0, 0)], 10.0, 0.0),  # far ahead
+        ([(0, 0, 0), (-6, 0, 0)], 10.0, 0.0),  # behind does not count
+        ([(0, 0, 0), (10, 2.6, 0)], 10.0, 0.0),  # next lane: 2.6 m across > 1 + 1 + 0.5
+        ([(0, 0, 0), (10, 2.4, 0)], 10.0, 0.5),  # straddling the lane line
+        ([(0, 0, 0), (4, 0, 0)], 0.0, 1.0),  # standing, bumpers touching: all of 2 m short
+        ([(0, 0, np.pi / 2), (0, 10, 0)], 10.0, 0.5),  # the heading, not +x, decides "ahead"
+        ([(0, 0, 0), (10, 0, 0), (7, 0, 0)], 10.0, 0.75),  # the nearest one counts
+    ],
+)
+def test_headway_shortfall(poses, speed, expected):
+    got = headway_shortfall(moving(poses, speed), 0, jnp.float32(1.0), jnp.float32(2.0))
+    np.testing.assert_allclose(float(got), expected, atol=1e-5)
+
+
+def test_headway_shortfall_ignores_invalid_cars():
+    state = moving([(0, 0, 0), (10, 0, 0)], 10.0, valid=[True, False])
+    assert float(headway_shortfall(state, 0, jnp.float32(1.0), jnp.float32(2.0))) == 0.0
+    state = moving([(0, 0, 0), (10, 0, 0)], 10.0, valid=[False, True])
+    assert float(headway_shortfall(state, 0, jnp.float32(1.0), jnp.float32(2.0))) == 0.0
 
 
 def test_offroad_when_a_corner_is_just_past_an_edge():

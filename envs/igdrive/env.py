@@ -22,7 +22,7 @@ from arenax.envs.environment import Environment
 from arenax.envs.igdrive.datatypes import SimulatorState
 from arenax.envs.igdrive.dynamics import DeltaLocal, InvertibleBicycle
 from arenax.envs.igdrive.generator import ScenarioConfig, generate
-from arenax.envs.igdrive.metrics import offroad, overlap, red_light_crossing
+from arenax.envs.igdrive.metrics import headway_shortfall, offroad, overlap, red_light_crossing
 from arenax.envs.igdrive.observation import DrivingObservation, observe
 from arenax.envs.igdrive.perception import parse_restrictions
 from arenax.envs.igdrive.reactive import ReactiveState, reactive_step, start_reactive
@@ -45,6 +45,11 @@ class IGDriveParams:
         terminate_on: events that end the episode early (subset of EVENTS).
         num_obs_objects, num_obs_points: observation slots.
         overlap_weight, offroad_weight, red_light_weight: penalties per step.
+        headway_weight: penalty per step times the SDC's headway shortfall (how far its
+            gap to the vehicle ahead falls short of `headway_min_gap + headway_time *
+            speed`, as a fraction in [0, 1]; `metrics.headway_shortfall`): a dense
+            signal of tailgating, the usual precursor of a rear-end collision. 0: off.
+        headway_time, headway_min_gap: the safe gap's time (s) and standstill (m) parts.
     """
 
     scenario: ScenarioConfig = struct.field(pytree_node=False, default_factory=ScenarioConfig)
@@ -58,6 +63,9 @@ class IGDriveParams:
     overlap_weight: float = 1.0
     offroad_weight: float = 1.0
     red_light_weight: float = 1.0
+    headway_weight: float = 0.0
+    headway_time: float = 1.0
+    headway_min_gap: float = 2.0
 
     def __post_init__(self) -> None:
         parse_restrictions(self.perception)  # raises a ValueError naming the problem
@@ -156,7 +164,8 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
             ]
         )
         penalty = jnp.stack([params.overlap_weight, params.offroad_weight, params.red_light_weight])
-        reward = -jnp.sum(penalty * events)
+        shortfall = headway_shortfall(moved, sdc, params.headway_time, params.headway_min_gap)
+        reward = -jnp.sum(penalty * events) - params.headway_weight * shortfall
         terminal = jnp.zeros((), bool)
         for name in params.terminate_on:
             terminal = terminal | events[EVENTS.index(name)]
@@ -172,6 +181,7 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
             "overlap": events[0] & ~state.done,
             "offroad": events[1] & ~state.done,
             "red_light": events[2] & ~state.done,
+            "headway_shortfall": jnp.where(state.done, 0.0, shortfall),
             "log_divergence": jnp.hypot(
                 sdc_next.x - logged_next.x[sdc], sdc_next.y - logged_next.y[sdc]
             ),

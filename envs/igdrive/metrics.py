@@ -8,6 +8,10 @@ Per-step metrics take one timestep of states (time axis of size 1 dropped, field
   (road edges are directed with the road on their left);
 - log divergence: distance to the logged position at the same timestep; ADE is its
   mean over valid steps, FDE its value at the last valid step;
+- headway shortfall: how far the gap to the nearest vehicle ahead in the object's own
+  path (bumper to bumper, within the boxes' half widths plus 0.5 m across) falls
+  short of a safe gap `min_gap + time_gap * speed`, as a fraction of it in [0, 1]
+  (0: no vehicle that close); a dense precursor of rear-end collisions;
 - red-light violation: the front bumper crosses a red light's stop point in the
   object's lane (within half a lane width across) during a step;
 - kinematic infeasibility: the bicycle action that explains a step is outside the
@@ -42,6 +46,30 @@ def overlap(states: Trajectory) -> jax.Array:
     hits = pairwise_overlap(states.x, states.y, states.yaw, states.length, states.width)
     both = states.valid[..., :, None] & states.valid[..., None, :]
     return jnp.any(hits & both, axis=-1)
+
+
+def headway_shortfall(
+    states: Trajectory, index: jax.Array, time_gap: jax.Array, min_gap: jax.Array
+) -> jax.Array:
+    """() how far object `index`'s gap to the nearest valid vehicle ahead falls short of
+    `min_gap + time_gap * speed`, as a fraction of that safe gap, in [0, 1].
+
+    `states` holds one timestep, fields (N,). "Ahead": the other box's centre is in
+    front of this one's (along its heading) and its near side within the two boxes'
+    half widths plus 0.5 m across; the gap is bumper to bumper along the heading.
+    """
+    me = jax.tree_util.tree_map(lambda a: a[index], states)
+    cos, sin = jnp.cos(me.yaw), jnp.sin(me.yaw)
+    dx, dy = states.x - me.x, states.y - me.y
+    along = cos * dx + sin * dy
+    across = -sin * dx + cos * dy
+    others = states.valid & (jnp.arange(states.x.shape[-1]) != index)
+    ahead = others & (along > 0.0) & (jnp.abs(across) < 0.5 * (me.width + states.width) + 0.5)
+    gap = along - 0.5 * (me.length + states.length)
+    nearest = jnp.min(jnp.where(ahead, gap, jnp.inf))
+    safe = min_gap + time_gap * jnp.hypot(me.vel_x, me.vel_y)
+    shortfall = jnp.clip((safe - nearest) / safe, 0.0, 1.0)
+    return jnp.where(me.valid & jnp.isfinite(nearest), shortfall, 0.0)
 
 
 def road_edge_mask(roadgraph: RoadgraphPoints) -> jax.Array:
