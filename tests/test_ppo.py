@@ -301,20 +301,39 @@ def test_checkpoint_resume_is_bit_exact(continuous_run, tmp_path):
     assert leaves_equal(resumed, states[2])  # params, optimiser, envs, rng: all identical
 
 
-def test_chunk_as_a_python_loop_matches_the_scanned_chunk():
-    env = TargetReach()
+@pytest.fixture(scope="module")
+def looped_trainer():
+    """The toy's trainer whose chunks loop over one jitted update (compiled once)."""
+    return make_train(TOY_CONFIG, TargetReach(), compiler_options=FAST_COMPILE, chunk_as_loop=True)
+
+
+def test_chunk_as_a_python_loop_matches_the_scanned_chunk(looped_trainer):
     key = jax.random.PRNGKey(3)
-    results = []
-    for as_loop in (False, True):
-        trainer = make_train(TOY_CONFIG, env, compiler_options=FAST_COMPILE, chunk_as_loop=as_loop)
-        results.append(trainer.train_chunk(trainer.init(key), 3))
-    (scanned, scanned_metrics), (looped, looped_metrics) = results
+    scanned_trainer = make_train(TOY_CONFIG, TargetReach(), compiler_options=FAST_COMPILE)
+    scanned, scanned_metrics = scanned_trainer.train_chunk(scanned_trainer.init(key), 3)
+    looped, looped_metrics = looped_trainer.train_chunk(looped_trainer.init(key), 3)
     assert looped.update == 3 and looped_metrics["policy_loss"].shape == (3,)
     leaves = zip(jax.tree_util.tree_leaves(scanned), jax.tree_util.tree_leaves(looped), strict=True)
     for a, b in leaves:
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
     for name, value in scanned_metrics.items():
         np.testing.assert_allclose(value, looped_metrics[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_frozen_observation_statistics_stay_put(looped_trainer):
+    frozen = make_train(
+        TOY_CONFIG.replace(freeze_obs_norm=True),
+        TargetReach(),
+        compiler_options=FAST_COMPILE,
+        chunk_as_loop=True,
+    )
+    key = jax.random.PRNGKey(5)
+    start = frozen.init(key)
+    kept, _ = frozen.train_chunk(start, 1)
+    assert leaves_equal(kept.obs_norm, start.obs_norm)
+    assert not leaves_equal(kept.params, start.params)  # it still learns
+    moved, _ = looped_trainer.train_chunk(looped_trainer.init(key), 1)
+    assert float(moved.obs_norm.count) > float(start.obs_norm.count)
 
 
 def test_recurrent_discrete_ppo_learns_a_memory_toy():

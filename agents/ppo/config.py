@@ -86,6 +86,10 @@ class PPOConfig:
         normalize_obs: keep running mean/variance statistics of observations and
             feed the network `clip((obs - mean) / std, -obs_clip, obs_clip)`.
         obs_clip: clip of normalised observations.
+        freeze_obs_norm: keep the observation statistics the train state starts with
+            instead of updating them with every rollout. For fine-tuning a cloned
+            policy: its network was fitted to the given statistics, and letting them
+            drift changes its behaviour without any gradient step.
         normalize_advantages: standardise advantages per minibatch.
         anneal_lr: decay the learning rate linearly to 0 over `num_updates`.
         continuous: distribution for Box actions. "clipped": a diagonal Gaussian whose
@@ -113,6 +117,7 @@ class PPOConfig:
     gru_size: int = 64
     normalize_obs: bool = True
     obs_clip: float = 10.0
+    freeze_obs_norm: bool = False
     normalize_advantages: bool = True
     anneal_lr: bool = True
     continuous: ContinuousKind = "clipped"

@@ -119,7 +119,8 @@ def make_collect(
         done = jnp.asarray(done, bool)
         episode_return = carry.episode_return + reward
         episode_length = carry.episode_length + 1
-        norm = carry.obs_norm.update(next_obs) if config.normalize_obs else carry.obs_norm
+        updating = config.normalize_obs and not config.freeze_obs_norm
+        norm = carry.obs_norm.update(next_obs) if updating else carry.obs_norm
         transition = Transition(
             obs=obs,
             resets=carry.resets,
