@@ -5,16 +5,17 @@ split of procedural scenes with the shared episode metrics.
 Columns: overlap (collision) rate, off-road rate, red-light rate, ADE (m) and route
 progress, each the mean over the test episodes (rates are episode rates). Budgets
 are `agents/imitation/igdrive_runs.py`'s defaults: 256 demonstration episodes, BC
-1,500 Adam steps of 16 episodes; BC+RL fine-tunes that BC policy with 123k PPO
-steps on the penalty rewards (overlap 10 per step, off-road and red light 1) plus
-the BC term (weight 1). Other vehicles are reactive (IDM along their logged
-paths). BIG is not run on IGDrivSim (see `igdrive_runs.py`).
+1,500 Adam steps of 16 episodes; BC+RL fine-tunes that BC policy with 492k PPO
+steps on the penalty rewards (overlap 10 per step, off-road and red light 1,
+tailgating 3 times the headway shortfall) plus the BC term (weight 1). Other
+vehicles are reactive (IDM along their logged paths). BIG is not run on IGDrivSim
+(see `igdrive_runs.py`).
 
 A second table gives, per perception setting, BC+RL's overlap rate minus BC's,
 paired scene by scene (both drive the same test scenes), with a 95% interval
 and the number of scenes where BC+RL avoids a collision BC has, or adds one.
 
-    python benchmarks/igdrive_table.py               # one seed, 512 scenes, ~40 min on 2 CPU cores
+    python benchmarks/igdrive_table.py               # one seed, 512 scenes, ~50 min on 2 CPU cores
     python benchmarks/igdrive_table.py --scale 10 --seeds 3 --test 2048  # for a GPU
 
 Writes `benchmarks/results/igdrive_table.json`, `igdrive_table.md` and
