@@ -55,8 +55,8 @@ def headway_shortfall(
     `min_gap + time_gap * speed`, as a fraction of that safe gap, in [0, 1].
 
     `states` holds one timestep, fields (N,). "Ahead": the other box's centre is in
-    front of this one's (along its heading) and its near side within the two boxes'
-    half widths plus 0.5 m across; the gap is bumper to bumper along the heading.
+    front of this one's (along its heading) and less than the two boxes' half widths
+    plus 0.5 m to the side; the gap is bumper to bumper along the heading.
     """
     me = jax.tree_util.tree_map(lambda a: a[index], states)
     cos, sin = jnp.cos(me.yaw), jnp.sin(me.yaw)
@@ -67,7 +67,7 @@ def headway_shortfall(
     ahead = others & (along > 0.0) & (jnp.abs(across) < 0.5 * (me.width + states.width) + 0.5)
     gap = along - 0.5 * (me.length + states.length)
     nearest = jnp.min(jnp.where(ahead, gap, jnp.inf))
-    safe = min_gap + time_gap * jnp.hypot(me.vel_x, me.vel_y)
+    safe = jnp.maximum(min_gap + time_gap * jnp.hypot(me.vel_x, me.vel_y), 1e-6)
     shortfall = jnp.clip((safe - nearest) / safe, 0.0, 1.0)
     return jnp.where(me.valid & jnp.isfinite(nearest), shortfall, 0.0)
 
