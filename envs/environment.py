@@ -50,6 +50,15 @@ class Environment(Generic[StateT, ParamsT]):
         """
         raise NotImplementedError
 
+    def observe(self, state: StateT, params: ParamsT) -> Obs:
+        """Optional: every agent's observation of `state` (what `reset`/`step` return).
+
+        Environments whose observations are a function of the state and params
+        implement it; wrappers then recompute an observation instead of carrying it
+        (see `SingleAgentView`). `supports_observe(env)` tells whether one does.
+        """
+        raise NotImplementedError
+
     def observation_space(self, params: ParamsT) -> dict[str, Any]:
         """Per agent: the space of its (named) observation."""
         raise NotImplementedError
@@ -68,3 +77,9 @@ class Environment(Generic[StateT, ParamsT]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(agents={self.agents})"
+
+
+def supports_observe(env: Any) -> bool:
+    """Whether `env` overrides `Environment.observe` (observations recomputable from state)."""
+    method = getattr(type(env), "observe", None)
+    return callable(method) and method is not Environment.observe

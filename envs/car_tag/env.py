@@ -147,6 +147,10 @@ class CarTag(Environment[CarTagState, CarTagParams]):
         }
         return observe(next_state, params), next_state, rewards, done, info
 
+    def observe(self, state: CarTagState, params: CarTagParams) -> Obs:
+        """Both players' observations of `state` (as `reset` and `step` return them)."""
+        return observe(state, params)
+
     def observation_space(self, params: CarTagParams) -> dict[str, spaces.Dict]:
         """Named fields of `CarTagObs` with their bounds (same for both players)."""
         inf = jnp.inf
