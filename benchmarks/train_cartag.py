@@ -22,7 +22,7 @@ opponent's planning dominates the cost) and against the cheap `straight_flee` /
 Writes `benchmarks/results/train_cartag.json` and `train_cartag.png` (score vs
 training wall-clock, both roles, reference lines).
 
-    python benchmarks/train_cartag.py                 # ~12-14 min on 2 CPU cores
+    python benchmarks/train_cartag.py                 # ~19 min on 2 CPU cores
     python benchmarks/train_cartag.py --quick         # a ~3 min smoke run (targets not expected)
 """
 
