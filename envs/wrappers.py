@@ -56,3 +56,31 @@ class AutoReset(Environment):
 
     def action_space(self, params: Any) -> dict[str, Any]:
         return self.env.action_space(params)
+
+
+class WithoutObserve(Environment):
+    """`env` with `observe` hidden: single-agent views then carry the opponent's
+    observation in their state (the reference path for benchmarks and tests)."""
+
+    def __init__(self, env: Environment):
+        self.env = env
+        self.name = env.name
+        self.agents = getattr(env, "agents", ())
+
+    @property
+    def default_params(self) -> Any:
+        return self.env.default_params
+
+    def reset(self, key: jax.Array, params: Any) -> tuple[Obs, Any]:
+        return self.env.reset(key, params)
+
+    def step(
+        self, key: jax.Array, state: Any, actions: Actions, params: Any
+    ) -> tuple[Obs, Any, Rewards, jax.Array, Info]:
+        return self.env.step(key, state, actions, params)
+
+    def observation_space(self, params: Any) -> dict[str, Any]:
+        return self.env.observation_space(params)
+
+    def action_space(self, params: Any) -> dict[str, Any]:
+        return self.env.action_space(params)

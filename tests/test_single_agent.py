@@ -11,29 +11,12 @@ from conftest import car_tag_params
 
 from arenax.agents.car_tag import EVADERS
 from arenax.envs import AutoReset
-from arenax.envs.environment import Environment, supports_observe
+from arenax.envs.environment import supports_observe
 from arenax.envs.single_agent import SingleAgentView
+from arenax.envs.wrappers import WithoutObserve
 
 NUM_ENVS = 4
 STEPS = 24
-
-
-class CarriedObservations(Environment):
-    """Car Tag without `observe`: views must carry the opponent's observation."""
-
-    def __init__(self, env: Environment):
-        self.inner = env
-        self.name = env.name
-        self.agents = env.agents
-
-    def reset(self, key, params):
-        return self.inner.reset(key, params)
-
-    def step(self, key, state, actions, params):
-        return self.inner.step(key, state, actions, params)
-
-    def action_space(self, params):
-        return self.inner.action_space(params)
 
 
 def _play(view: SingleAgentView, params) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -62,20 +45,18 @@ def short_params():
 
 def test_car_tag_recomputes_and_the_wrapper_without_observe_carries(env):
     assert supports_observe(env)
-    assert not supports_observe(CarriedObservations(env))
+    assert not supports_observe(WithoutObserve(env))
     view = SingleAgentView(env, "pursuer", EVADERS["jink"])
     _, state = view.reset(jax.random.key(1), env.default_params)
     assert state.opponent_obs is None
-    carried = SingleAgentView(CarriedObservations(env), "pursuer", EVADERS["jink"])
+    carried = SingleAgentView(WithoutObserve(env), "pursuer", EVADERS["jink"])
     _, state = carried.reset(jax.random.key(1), env.default_params)
     assert state.opponent_obs is not None
 
 
 def test_recomputed_and_carried_opponent_observations_play_the_same(env, short_params):
     recomputed = _play(SingleAgentView(env, "pursuer", EVADERS["jink"]), short_params)
-    carried = _play(
-        SingleAgentView(CarriedObservations(env), "pursuer", EVADERS["jink"]), short_params
-    )
+    carried = _play(SingleAgentView(WithoutObserve(env), "pursuer", EVADERS["jink"]), short_params)
     assert np.asarray(recomputed[2]).any(), "no episode ended: AutoReset was not exercised"
     for a, b in zip(recomputed, carried, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
