@@ -48,7 +48,12 @@ class AgentEvaluator:
 
         def returns(net_params: Any, obs_norm: Any, key: jax.Array) -> jax.Array:
             agent = ExportedAgent(
-                template.config, template.spec, template.obs_size, net_params, obs_norm
+                template.config,
+                template.spec,
+                template.obs_size,
+                net_params,
+                obs_norm,
+                template.interface,
             )
             policies = {role: to_policy(agent, role=role), others[0]: opponent}
             ordered = {a: policies[a] for a in env.agents}

@@ -43,6 +43,14 @@ ShapingOption = Annotated[
         "the game score is what is reported.",
     ),
 ]
+InterfaceOption = Annotated[
+    str,
+    typer.Option(
+        help="Learner interface: flat (the flattened observation, world-frame actions) or "
+        "car_tag_evader_car_frame (evader only: extra features, actions in the car's heading "
+        "frame, so a sidestep is one constant action)."
+    ),
+]
 EvalOption = Annotated[int, typer.Option(min=1, help="Episodes per evaluation match.")]
 TensorboardOption = Annotated[bool, typer.Option(help="Also write TensorBoard event files.")]
 GifOption = Annotated[bool, typer.Option(help="Render a GIF of the final policy.")]
@@ -118,6 +126,7 @@ def ppo_command(
     seed: SeedOption = 0,
     config: ConfigOption = None,
     shaping: ShapingOption = 0.0,
+    interface: InterfaceOption = "flat",
     eval_episodes: EvalOption = 256,
     checkpoint_every: CheckpointOption = 10,
     out: OutOption = None,
@@ -142,6 +151,7 @@ def ppo_command(
         game=parse_overrides(set_),
         config=_config_overrides("ppo", config),
         shaping=shaping,
+        interface=interface,
         eval_episodes=eval_episodes,
         checkpoint_every=checkpoint_every,
         env=env,
@@ -159,6 +169,7 @@ def es_command(
     seed: SeedOption = 0,
     config: ConfigOption = None,
     shaping: ShapingOption = 0.0,
+    interface: InterfaceOption = "flat",
     eval_episodes: EvalOption = 256,
     checkpoint_every: CheckpointOption = 10,
     out: OutOption = None,
@@ -185,6 +196,7 @@ def es_command(
         game=parse_overrides(set_),
         config=_config_overrides("es", config),
         shaping=shaping,
+        interface=interface,
         eval_episodes=eval_episodes,
         checkpoint_every=checkpoint_every,
         env=env,

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from arenax.envs.environment import Environment, supports_observe
+from arenax.envs.interfaces import Interface, flatten_observation, get_interface
 from arenax.policy import Policy
 
 
@@ -41,15 +42,6 @@ class SingleAgentState:
     opponent_memory: Any
 
 
-def flatten_observation(obs: Any) -> jax.Array:
-    """Flat float32 view of an observation: `obs.to_array()` when it has one, else
-    the concatenation of its raveled leaves."""
-    if hasattr(obs, "to_array"):
-        return obs.to_array()
-    leaves = jax.tree_util.tree_leaves(obs)
-    return jnp.concatenate([jnp.ravel(x).astype(jnp.float32) for x in leaves])
-
-
 class SingleAgentView:
     """Play `role` of `env` against `opponent`.
 
@@ -57,9 +49,18 @@ class SingleAgentView:
         env: a two-player arenax environment.
         role: the learner's agent name (e.g. "pursuer").
         opponent: the fixed policy controlling the other agent.
+        interface: how the learner's network reads observations and acts (an
+            `arenax.envs.interfaces` name or `Interface`; default `flat`). One that
+            maps actions through the observation needs an env with `observe`.
     """
 
-    def __init__(self, env: Environment, role: str, opponent: Policy):
+    def __init__(
+        self,
+        env: Environment,
+        role: str,
+        opponent: Policy,
+        interface: str | Interface = "flat",
+    ):
         if role not in env.agents:
             raise ValueError(f"unknown role {role!r}; {env.name} has {', '.join(env.agents)}")
         others = [a for a in env.agents if a != role]
@@ -74,6 +75,13 @@ class SingleAgentView:
         self.opponent = opponent
         self.name = f"{env.name}:{role}"
         self.recomputes_opponent_obs = supports_observe(env)
+        self.interface = get_interface(interface)
+        self.interface.check_role(role)
+        if self.interface.uses_observation_for_action and not self.recomputes_opponent_obs:
+            raise ValueError(
+                f"interface {self.interface.name!r} maps actions through the observation, "
+                f"which needs {env.name} to implement observe(state, params)"
+            )
 
     @property
     def default_params(self) -> Any:
@@ -94,7 +102,7 @@ class SingleAgentView:
             opponent_obs=None if self.recomputes_opponent_obs else obs[self.opponent_role],
             opponent_memory=self.opponent.init(k_mem),
         )
-        return flatten_observation(obs[self.role]), state
+        return self.interface.features(obs[self.role]), state
 
     def step(
         self, key: jax.Array, state: SingleAgentState, action: jax.Array, params: Any
@@ -106,6 +114,9 @@ class SingleAgentView:
         else:
             opponent_obs = state.opponent_obs
         opp_action, opp_memory = self.opponent.act(opponent_obs, state.opponent_memory, k_opp)
+        if self.interface.uses_observation_for_action:
+            own_obs = self.env.observe(state.env_state, params)[self.role]
+            action = self.interface.to_env_action(action, own_obs)
         actions = {
             self.role: jnp.reshape(action, spaces[self.role].shape).astype(jnp.float32),
             self.opponent_role: jnp.reshape(opp_action, spaces[self.opponent_role].shape).astype(
@@ -118,7 +129,8 @@ class SingleAgentView:
             opponent_obs=None if self.recomputes_opponent_obs else obs[self.opponent_role],
             opponent_memory=opp_memory,
         )
-        return flatten_observation(obs[self.role]), next_state, rewards[self.role], done, info
+        features = self.interface.features(obs[self.role])
+        return features, next_state, rewards[self.role], done, info
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and vars(self) == vars(other)

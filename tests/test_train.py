@@ -112,6 +112,8 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path):
         (["--env", "atari"], "car_tag only"),
         (["--set", "horizon=abc"], "not a number"),
         (["--resume", "nowhere"], "not a train run folder"),
+        (["--interface", "polar"], "unknown learner interface 'polar'"),
+        (["--interface", "car_tag_evader_car_frame"], "is for the evader, not the pursuer"),
     ],
 )
 def test_train_ppo_cli_rejects_bad_input(tmp_path, args, message):

@@ -4,13 +4,15 @@ An `ExportedAgent` is what acting needs and nothing else: the network's
 parameters, the frozen observation statistics, the config (network shape,
 normalisation) and the action space. `to_policy` wraps it in the shared policy
 protocol: `act(obs, memory, key)` takes the env's *named* observation (e.g. a
-`CarTagObs`), flattens it with `flatten_observation`, normalises it, and returns
-the deterministic action (the distribution's mode, clipped to the box) or, with
-`stochastic=True`, a sample. Memory is the GRU state `(gru_size,)` for recurrent
+`CarTagObs`), turns it into the network's input with the agent's learner
+interface (`arenax.envs.interfaces`; `flat`: `flatten_observation`), normalises
+it, and returns the deterministic action (the distribution's mode, clipped to
+the box) or, with `stochastic=True`, a sample, mapped back to the game's action
+by the same interface. Memory is the GRU state `(gru_size,)` for recurrent
 agents and `()` otherwise.
 
 On disk an agent is a directory with `agent.json` (config, action space,
-observation size, name, role) and `params.msgpack` (flax serialisation of the
+observation size, name, role, interface) and `params.msgpack` (flax serialisation of the
 parameters and statistics)::
 
     save_agent("runs/x/pursuer", export_agent(trainer, state), name="ppo", role="pursuer")
@@ -33,7 +35,7 @@ from arenax.agents.ppo.config import PPOConfig
 from arenax.agents.ppo.networks import build_network, init_params, initial_hidden
 from arenax.agents.ppo.normalization import RunningNorm
 from arenax.agents.ppo.train import PPOTrainer, TrainState
-from arenax.envs.single_agent import flatten_observation
+from arenax.envs.interfaces import FLAT, get_interface
 from arenax.policy import Policy
 
 AGENT_JSON = "agent.json"
@@ -51,6 +53,7 @@ class ExportedAgent:
         obs_size: flat observation size D.
         params: network parameters.
         obs_norm: frozen observation statistics.
+        interface: name of the learner interface it was trained through.
     """
 
     config: PPOConfig
@@ -58,6 +61,7 @@ class ExportedAgent:
     obs_size: int
     params: Any
     obs_norm: RunningNorm
+    interface: str = "flat"
 
 
 def export_agent(trainer: PPOTrainer, state: TrainState, index: int | None = None) -> ExportedAgent:
@@ -70,6 +74,7 @@ def export_agent(trainer: PPOTrainer, state: TrainState, index: int | None = Non
         obs_size=trainer.obs_size,
         params=state.params,
         obs_norm=state.env.obs_norm,
+        interface=getattr(trainer.env, "interface", FLAT).name,
     )
 
 
@@ -84,20 +89,21 @@ def to_policy(
     config, spec = agent.config, agent.spec
     network = build_network(config, spec)
     params, norm = agent.params, agent.obs_norm
+    interface = get_interface(agent.interface)
 
     def init(key: jax.Array) -> Any:
         del key
         return initial_hidden(config, ())
 
     def act(obs: Any, memory: Any, key: jax.Array) -> tuple[jax.Array, Any]:
-        x = flatten_observation(obs).astype(jnp.float32)
+        x = interface.features(obs).astype(jnp.float32)
         if config.normalize_obs:
             x = norm.normalize(x, config.obs_clip)
         hidden = memory[None] if config.recurrent else ()
         hidden, dist, _ = network.apply(params, hidden, x[None, None], jnp.zeros((1, 1), bool))
         action = dist.sample(key) if stochastic else dist.mode()
         memory = hidden[0] if config.recurrent else ()
-        return to_env_action(spec, action[0, 0]), memory
+        return interface.to_env_action(to_env_action(spec, action[0, 0]), obs), memory
 
     kind = "recurrent " if config.recurrent else ""
     mode = "stochastic" if stochastic else "deterministic"
@@ -137,6 +143,7 @@ def save_agent(path: str | Path, agent: ExportedAgent, name: str = "ppo", role: 
         "name": name,
         "role": role,
         "obs_size": agent.obs_size,
+        "interface": agent.interface,
         "action_spec": agent.spec.to_dict(),
         "config": agent.config.to_dict(),
     }
@@ -164,6 +171,7 @@ def load_agent(path: str | Path) -> tuple[ExportedAgent, dict[str, Any]]:
     config = PPOConfig.from_dict(meta["config"])
     spec = ActionSpec.from_dict(meta["action_spec"])
     obs_size = int(meta["obs_size"])
+    interface = get_interface(meta.get("interface", "flat")).name
     network = build_network(config, spec)
     template = {
         "params": init_params(network, config, jax.random.PRNGKey(0), obs_size),
@@ -177,7 +185,7 @@ def load_agent(path: str | Path) -> tuple[ExportedAgent, dict[str, Any]]:
     if jax.tree_util.tree_map(jnp.shape, payload) != expected:
         raise ValueError(f"{params_file}: parameter shapes do not match the network in {meta_file}")
     payload = jax.tree_util.tree_map(jnp.asarray, payload)
-    agent = ExportedAgent(config, spec, obs_size, payload["params"], payload["obs_norm"])
+    agent = ExportedAgent(config, spec, obs_size, payload["params"], payload["obs_norm"], interface)
     return agent, meta
 
 
