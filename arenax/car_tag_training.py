@@ -1,7 +1,7 @@
 """Car Tag pieces every trainer shares: opponents, the learner's view, evaluation, figures.
 
 - `resolve_policy(role, spec)`: a hand-written strategy name or a saved agent folder.
-- `learner_env(env, role, opponent, shaping)`: the single-agent view a learner trains in.
+- `learner_env(env, role, opponent, shaping, interface)`: the single-agent view a learner trains in.
 - `evaluate_against(...)`: a tournament of trained policies against the training
   opponent and every hand-written strategy of the other role (95% intervals).
 - `plot_score_curve(...)`: the learning curve of the *true* game score from `metrics.jsonl`.
@@ -62,13 +62,26 @@ def resolve_policy(role: str, spec: str) -> Policy:
 
 
 def learner_env(
-    env: Environment, role: str, opponent: Policy, shaping: float = 0.0
+    env: Environment,
+    role: str,
+    opponent: Policy,
+    shaping: float = 0.0,
+    interface: str = "flat",
+    gamma: float = 1.0,
 ) -> SingleAgentView | PotentialShaping:
-    """`role` against `opponent`, with distance shaping of weight `shaping` (0: none)."""
-    view = SingleAgentView(env, role, opponent)
+    """`role` against `opponent`, with distance shaping of weight `shaping` (0: none),
+    seen and played through the learner `interface` (`arenax.envs.interfaces`).
+
+    `gamma` must be the learner's discount (PPO: `PPOConfig.gamma`; 1 for evolution
+    strategies, which maximise the undiscounted return): shaping leaves the optimal
+    policy unchanged only then. With a mismatch the bonus no longer telescopes and
+    pays (1 - gamma) * phi per step: for the evader, a reward for distance larger
+    than the game's own survival reward, which holds PPO at fleeing
+    (`benchmarks/train_cartag.py`)."""
+    view = SingleAgentView(env, role, opponent, interface)
     if shaping == 0.0:
         return view
-    return PotentialShaping(view, car_tag_distance_potential(role), coef=shaping)
+    return PotentialShaping(view, car_tag_distance_potential(role), coef=shaping, gamma=gamma)
 
 
 def role_score(role: str, evader_score: Any) -> np.ndarray:

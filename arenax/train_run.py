@@ -32,6 +32,7 @@ from arenax.car_tag_training import (
     plot_score_curve,
     resolve_policy,
 )
+from arenax.envs.interfaces import get_interface
 from arenax.metrics_log import MetricsLog
 from arenax.runs import write_json
 from arenax.training_loop import ChunkPlan, SeedBatch, run_chunks
@@ -59,6 +60,8 @@ class TrainRun:
         eval_episodes: episodes per evaluation match.
         checkpoint_every: chunks between checkpoints.
         env: the environment ("car_tag").
+        interface: the learner interface (`arenax.envs.interfaces`): "flat", or
+            "car_tag_evader_car_frame" for the evader.
     """
 
     learner: str = "ppo"
@@ -73,6 +76,7 @@ class TrainRun:
     eval_episodes: int = 256
     checkpoint_every: int = 10
     env: str = "car_tag"
+    interface: str = "flat"
 
     def __post_init__(self) -> None:
         if self.learner not in LEARNERS:
@@ -80,6 +84,7 @@ class TrainRun:
         if self.env != "car_tag":
             raise ValueError(f"train {self.learner} supports --env car_tag only (got {self.env!r})")
         other_role(self.role)
+        get_interface(self.interface).check_role(self.role)
         for name in ("steps", "seeds", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
@@ -118,12 +123,14 @@ def train(
     """
     from arenax.agents.ppo import CheckpointManager, save_agent, to_policy
     from arenax.envs import make
-    from arenax.learner_setup import setup_learner
+    from arenax.learner_setup import learner_gamma, setup_learner
 
     console = Console(quiet=quiet)
     env, params = make(run.env, **run.game)
     opponent = resolve_policy(other_role(run.role), run.opponent)
-    view = learner_env(env, run.role, opponent, run.shaping)
+    view = learner_env(
+        env, run.role, opponent, run.shaping, run.interface, learner_gamma(run.learner, run.config)
+    )
     setup = setup_learner(run.learner, run.config, run.steps, view, params, compiler_options)
     learner = SeedBatch(setup.trainer, run.seeds)
     out.mkdir(parents=True, exist_ok=True)

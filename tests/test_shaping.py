@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from arenax.agents.car_tag import EVADERS
+from arenax.agents.car_tag import EVADERS, PURSUERS
 from arenax.envs import make
 from arenax.envs.shaping import PotentialShaping, car_tag_distance_potential
 from arenax.envs.single_agent import SingleAgentView
@@ -36,3 +36,33 @@ def test_distance_shaping_telescopes_to_the_change_in_distance():
     np.testing.assert_allclose(bonus, expected, atol=1e-5)
     assert abs(float(bonus)) > 1e-3  # the cars moved, so the shaping did something
     assert 0.0 <= float(raw) <= 1.0  # the game's pursuer score is untouched
+
+
+def test_learner_views_discount_the_shaping_bonus_with_the_learners_gamma():
+    from arenax.car_tag_training import learner_env
+    from arenax.learner_setup import learner_gamma
+
+    env, _ = make("car_tag")
+    assert learner_gamma("ppo", {}) == 0.99
+    assert learner_gamma("ppo", {"gamma": 0.9}) == 0.9
+    assert learner_gamma("es", {}) == 1.0
+    shaped = learner_env(env, "evader", PURSUERS["pure_pursuit"], 1.0, gamma=0.95)
+    assert shaped.gamma == 0.95
+
+
+def test_a_discounted_bonus_telescopes_under_the_same_discount():
+    """sum_t gamma^t (gamma phi(s_t+1) - phi(s_t)) = gamma^T phi(s_T) - phi(s_0)."""
+    env, params = make("car_tag", horizon=30)
+    view = SingleAgentView(env, "evader", PURSUERS["pure_pursuit"])
+    potential = car_tag_distance_potential("evader")
+    gamma = 0.9
+    shaped = PotentialShaping(view, potential, coef=1.0, gamma=gamma)
+    _, state = shaped.reset(jax.random.key(2), params)
+    phi0 = float(potential(state, params))
+    discounted = 0.0
+    for t, k in enumerate(jax.random.split(jax.random.key(3), 10)):
+        _, state, _, done, info = shaped.step(k, state, jnp.array([0.0, 0.0]), params)
+        assert not bool(done)
+        discounted += gamma**t * float(info["shaping"])
+    expected = gamma**10 * float(potential(state, params)) - phi0
+    np.testing.assert_allclose(discounted, expected, rtol=1e-4, atol=1e-6)
