@@ -18,10 +18,11 @@ from typer.testing import CliRunner
 
 from arenax.cli import app
 from arenax.search.archive import Archive
+from arenax.search.champions import contenders, pick_champions
 from arenax.search.embedders import make_embedder
 from arenax.search.event_log import read_events
 from arenax.search.loop_config import LoopConfig
-from arenax.search.loops import ROLES, FMSPLoop
+from arenax.search.loops import OTHER, ROLES, FMSPLoop, as_program
 from arenax.search.offline import OfflineGenerator
 from arenax.search.program import strategy_programs
 from arenax.search.proposal import Proposal, ProposalRequest
@@ -105,6 +106,24 @@ def test_metrics_track_qd_score_and_sizes(qdsp_run):
         assert ends[-1][f"{role}_best"] == pytest.approx(max(m.quality for m in members))
     assert ends[-1]["programs_evaluated"] >= 4
     assert ends[-1]["proposed"] == 4
+
+
+def test_champions_are_rescored_against_the_final_opposing_archive(qdsp_run, sandbox):
+    runs = archives(qdsp_run)
+    champions = pick_champions(runs, sandbox, top_k=2)
+    for role, champion in champions.items():
+        assert champion is not None
+        top = contenders(runs[role], 2)
+        assert champion.entry.id in {e.id for e in top}
+        rescored = [quality for _, _, _, quality in champion.rescored]
+        assert rescored == sorted(rescored, reverse=True)
+        assert champion.quality == rescored[0]
+        opponents = [as_program(m) for m in runs[OTHER[role]].members()]
+        assert champion.opponents == len(opponents)
+        direct = sandbox.evaluate(as_program(champion.entry), opponents)
+        assert direct.quality == pytest.approx(champion.quality)
+    with pytest.raises(ValueError, match="top_k"):
+        pick_champions(runs, sandbox, top_k=0)
 
 
 def test_resume_after_interruption_keeps_every_accepted_entry(qdsp_run, sandbox, tmp_path):
