@@ -72,12 +72,14 @@ def learner_env(
     """`role` against `opponent`, with distance shaping of weight `shaping` (0: none),
     seen and played through the learner `interface` (`arenax.envs.interfaces`).
 
-    `gamma` must be the learner's discount (PPO: `PPOConfig.gamma`; 1 for evolution
-    strategies, which maximise the undiscounted return): shaping leaves the optimal
-    policy unchanged only then. With a mismatch the bonus no longer telescopes and
-    pays (1 - gamma) * phi per step: for the evader, a reward for distance larger
-    than the game's own survival reward, which holds PPO at fleeing
-    (`benchmarks/train_cartag.py`)."""
+    `gamma` discounts the bonus, `coef * (gamma * phi(s') - phi(s))`. Equal to the
+    learner's discount (PPO: `PPOConfig.gamma`) it leaves the optimal policy
+    unchanged. The default 1 with PPO's 0.99 does not: the bonus then pays about
+    (1 - 0.99) * phi per step on top, a reward for closeness for the pursuer (which
+    PPO needs: with the policy-invariant bonus the pursuer did not catch the
+    look-ahead evader once in 5 minutes) and for distance for the evader, larger
+    than its survival reward, which holds it at fleeing (`benchmarks/train_cartag.py`
+    trains the pursuer with 1 and the evader with 0.99)."""
     view = SingleAgentView(env, role, opponent, interface)
     if shaping == 0.0:
         return view

@@ -43,6 +43,13 @@ ShapingOption = Annotated[
         "the game score is what is reported.",
     ),
 ]
+ShapingGammaOption = Annotated[
+    float,
+    typer.Option(
+        help="Discount of the shaping bonus: PPO's gamma (0.99) leaves the optimal policy "
+        "unchanged; 1 also rewards the pursuer's closeness (the evader's distance) every step."
+    ),
+]
 InterfaceOption = Annotated[
     str,
     typer.Option(
@@ -126,6 +133,7 @@ def ppo_command(
     seed: SeedOption = 0,
     config: ConfigOption = None,
     shaping: ShapingOption = 0.0,
+    shaping_gamma: ShapingGammaOption = 1.0,
     interface: InterfaceOption = "flat",
     eval_episodes: EvalOption = 256,
     checkpoint_every: CheckpointOption = 10,
@@ -151,6 +159,7 @@ def ppo_command(
         game=parse_overrides(set_),
         config=_config_overrides("ppo", config),
         shaping=shaping,
+        shaping_gamma=shaping_gamma,
         interface=interface,
         eval_episodes=eval_episodes,
         checkpoint_every=checkpoint_every,
@@ -169,6 +178,7 @@ def es_command(
     seed: SeedOption = 0,
     config: ConfigOption = None,
     shaping: ShapingOption = 0.0,
+    shaping_gamma: ShapingGammaOption = 1.0,
     interface: InterfaceOption = "flat",
     eval_episodes: EvalOption = 256,
     checkpoint_every: CheckpointOption = 10,
@@ -196,6 +206,7 @@ def es_command(
         game=parse_overrides(set_),
         config=_config_overrides("es", config),
         shaping=shaping,
+        shaping_gamma=shaping_gamma,
         interface=interface,
         eval_episodes=eval_episodes,
         checkpoint_every=checkpoint_every,

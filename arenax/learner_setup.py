@@ -31,16 +31,6 @@ class LearnerSetup:
     export: Callable[[Any, int], Any]
 
 
-def learner_gamma(learner: str, overrides: dict[str, Any]) -> float:
-    """The discount `learner` optimises: PPO's `gamma` (config default unless overridden);
-    1 for ES, which maximises the undiscounted episode return."""
-    if learner == "ppo":
-        from arenax.agents.ppo import PPOConfig
-
-        return float(overrides.get("gamma", PPOConfig.gamma))
-    return 1.0
-
-
 def setup_learner(
     learner: str,
     overrides: dict[str, Any],

@@ -57,6 +57,9 @@ class TrainRun:
         game: Car Tag parameter overrides.
         config: `PPOConfig` (ppo) or `ESConfig` (es) field overrides.
         shaping: weight of the distance shaping reward (0: the game's reward only).
+        shaping_gamma: discount of the shaping bonus (see `learner_env`): PPO's gamma
+            for the policy-invariant form, 1 for a bonus that also rewards the
+            pursuer's closeness (the evader's distance) every step.
         eval_episodes: episodes per evaluation match.
         checkpoint_every: chunks between checkpoints.
         env: the environment ("car_tag").
@@ -73,6 +76,7 @@ class TrainRun:
     game: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     shaping: float = 0.0
+    shaping_gamma: float = 1.0
     eval_episodes: int = 256
     checkpoint_every: int = 10
     env: str = "car_tag"
@@ -85,6 +89,8 @@ class TrainRun:
             raise ValueError(f"train {self.learner} supports --env car_tag only (got {self.env!r})")
         other_role(self.role)
         get_interface(self.interface).check_role(self.role)
+        if not 0.0 < self.shaping_gamma <= 1.0:
+            raise ValueError(f"--shaping-gamma must be in (0, 1], got {self.shaping_gamma}")
         for name in ("steps", "seeds", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
@@ -123,14 +129,12 @@ def train(
     """
     from arenax.agents.ppo import CheckpointManager, save_agent, to_policy
     from arenax.envs import make
-    from arenax.learner_setup import learner_gamma, setup_learner
+    from arenax.learner_setup import setup_learner
 
     console = Console(quiet=quiet)
     env, params = make(run.env, **run.game)
     opponent = resolve_policy(other_role(run.role), run.opponent)
-    view = learner_env(
-        env, run.role, opponent, run.shaping, run.interface, learner_gamma(run.learner, run.config)
-    )
+    view = learner_env(env, run.role, opponent, run.shaping, run.interface, run.shaping_gamma)
     setup = setup_learner(run.learner, run.config, run.steps, view, params, compiler_options)
     learner = SeedBatch(setup.trainer, run.seeds)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,14 +38,11 @@ def test_distance_shaping_telescopes_to_the_change_in_distance():
     assert 0.0 <= float(raw) <= 1.0  # the game's pursuer score is untouched
 
 
-def test_learner_views_discount_the_shaping_bonus_with_the_learners_gamma():
+def test_learner_views_discount_the_shaping_bonus_as_asked():
     from arenax.car_tag_training import learner_env
-    from arenax.learner_setup import learner_gamma
 
     env, _ = make("car_tag")
-    assert learner_gamma("ppo", {}) == 0.99
-    assert learner_gamma("ppo", {"gamma": 0.9}) == 0.9
-    assert learner_gamma("es", {}) == 1.0
+    assert learner_env(env, "evader", PURSUERS["pure_pursuit"], 1.0).gamma == 1.0
     shaped = learner_env(env, "evader", PURSUERS["pure_pursuit"], 1.0, gamma=0.95)
     assert shaped.gamma == 0.95
 

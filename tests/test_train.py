@@ -113,6 +113,7 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path):
         (["--set", "horizon=abc"], "not a number"),
         (["--resume", "nowhere"], "not a train run folder"),
         (["--interface", "polar"], "unknown learner interface 'polar'"),
+        (["--shaping-gamma", "1.5"], "--shaping-gamma must be in (0, 1]"),
         (["--interface", "car_tag_evader_car_frame"], "is for the evader, not the pursuer"),
     ],
 )

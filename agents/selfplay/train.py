@@ -239,14 +239,12 @@ def _template_pool(
     return OpponentPool.create(capacity, params, RunningNorm.create(obs_size))
 
 
-def _learner_env(view: PoolView, role: str, shaping: float, gamma: float) -> Any:
-    """The view, with Car Tag distance shaping of weight `shaping` when > 0, discounted
-    with the learner's `gamma` (so that it leaves the optimal policy unchanged)."""
+def _learner_env(view: PoolView, role: str, shaping: float) -> Any:
+    """The view, with Car Tag distance shaping of weight `shaping` when > 0."""
     if shaping == 0.0:
         return view
     base = car_tag_distance_potential(role)
-    potential = lambda state, params: base(state, params.game)
-    return PotentialShaping(view, potential, coef=shaping, gamma=gamma)
+    return PotentialShaping(view, lambda state, params: base(state, params.game), coef=shaping)
 
 
 def make_selfplay(
@@ -302,7 +300,7 @@ def make_selfplay(
         template = _template_pool(ppo[other], specs[other], obs_sizes[other], config.pool_capacity)
         trainers[role] = make_train(
             ppo[role],
-            _learner_env(views[role], role, config.shaping, ppo[role].gamma),
+            _learner_env(views[role], role, config.shaping),
             PoolViewParams(game=game_params, pool=template),
             # Only the outermost jit may carry XLA options; the PPO learners run inlined.
             compiler_options=None,
