@@ -9,9 +9,19 @@ For each role (pursuer, then evader):
    of them is the reference score, measured in this run.
 2. PPO trains against that opponent for `--budget-s` seconds of wall-clock,
    compile included, with distance shaping (`--shaping`; the score reported is
-   always the game's own). Every `--eval-every-s` seconds of training the current
-   policy (deterministic actions) is scored on held-out episodes; evaluation time
-   is not counted in the training clock.
+   always the game's own). The pursuer's bonus is undiscounted
+   (`--pursuer-shaping-gamma 1`), which with PPO's gamma 0.99 also pays a small
+   reward for closeness every step; the evader's is discounted with PPO's gamma
+   (`--evader-shaping-gamma 0.99`), which leaves the optimal policy unchanged (the
+   undiscounted one pays it for distance and holds it at fleeing). The pursuer
+   learns through the `flat` interface (flattened observation, its steering as
+   the action), the evader through
+   `car_tag_evader_car_frame` (`--evader-interface`: extra features, velocity in
+   the car's heading frame); with `--ablate-interface` (default) the evader is
+   trained a second time through `flat`, as the reference for that choice.
+   Every `--eval-every-s` seconds of training the current policy (deterministic
+   actions) is scored on held-out episodes; evaluation time is not counted in the
+   training clock.
 3. The final policy is scored on `--eval-episodes` episodes; the target is met when
    its mean exceeds the reference.
 
@@ -24,7 +34,7 @@ reference; XLA's CPU code for the planner is slower with per-env constants).
 Writes `benchmarks/results/train_cartag.json` and `train_cartag.png` (score vs
 training wall-clock, both roles, reference lines).
 
-    python benchmarks/train_cartag.py                 # ~22 min on 2 CPU cores
+    python benchmarks/train_cartag.py                 # ~30 min on 2 CPU cores
     python benchmarks/train_cartag.py --quick         # a ~3 min smoke run (targets not expected)
 """
 
@@ -87,14 +97,25 @@ def reference(env, params, role: str, opponent, episodes: int, key) -> dict:
     return {"scores": scores, "best": best, "best_score": scores[best][0]}
 
 
-def train_role(args, env, params, role: str, key) -> dict:
-    """PPO for `role` against the strongest opponent under a wall-clock budget."""
+def interface_for(args, role: str) -> str:
+    return args.evader_interface if role == "evader" else "flat"
+
+
+def shaping_gamma(args, role: str) -> float:
+    return args.evader_shaping_gamma if role == "evader" else args.pursuer_shaping_gamma
+
+
+def train_role(args, env, params, role: str, key, interface: str) -> dict:
+    """PPO for `role` against the strongest opponent under a wall-clock budget, through
+    the learner `interface`."""
     opponent = (EVADERS if role == "pursuer" else PURSUERS)[STRONGEST[role]]
     config = ppo_config(args)
-    trainer = make_train(config, learner_env(env, role, opponent, args.shaping), params)
+    view = learner_env(env, role, opponent, args.shaping, interface, shaping_gamma(args, role))
+    trainer = make_train(config, view, params)
     k_init, k_eval, k_ref, k_final = jax.random.split(key, 4)
     ref = reference(env, params, role, opponent, args.eval_episodes, k_ref)
     print(f"[{role}] reference: best hand-written {ref['best']} scores {ref['best_score']:.3f}")
+    print(f"[{role}] learner interface: {interface}")
 
     evaluator = None
     curve = []
@@ -117,7 +138,8 @@ def train_role(args, env, params, role: str, key) -> dict:
                 {"train_s": round(train_clock, 1), "env_steps": steps, "score": mean, "ci95": ci}
             )
             print(
-                f"[{role}] {train_clock:6.1f}s {steps:>9,} steps  score {mean:.3f} ±{ci:.3f}",
+                f"[{role}/{interface}] {train_clock:6.1f}s {steps:>9,} steps  "
+                f"score {mean:.3f} ±{ci:.3f}",
                 flush=True,
             )
             next_eval += args.eval_every_s
@@ -127,9 +149,14 @@ def train_role(args, env, params, role: str, key) -> dict:
     mean, ci = mean_ci95(final_eval(agent.params, agent.obs_norm, k_final))
     met = mean > ref["best_score"]
     verdict = "MET" if met else "not met"
-    print(f"[{role}] final {mean:.3f} ±{ci:.3f} vs reference {ref['best_score']:.3f}: {verdict}")
+    print(
+        f"[{role}/{interface}] final {mean:.3f} ±{ci:.3f} vs reference "
+        f"{ref['best_score']:.3f}: {verdict}"
+    )
     return {
         "opponent": STRONGEST[role],
+        "interface": interface,
+        "shaping_gamma": shaping_gamma(args, role),
         "reference": ref,
         "train_wall_clock_s": round(train_clock, 1),
         "env_steps": steps,
@@ -141,9 +168,11 @@ def train_role(args, env, params, role: str, key) -> dict:
     }
 
 
-def steady_rate(args, env, params, role: str, opponent, key) -> float:
+def steady_rate(args, env, params, role: str, opponent, key, interface: str) -> float:
     """Env-steps/s of PPO training, compile excluded (one warm-up chunk, then three)."""
-    trainer = make_train(ppo_config(args), learner_env(env, role, opponent, args.shaping), params)
+    config = ppo_config(args)
+    view = learner_env(env, role, opponent, args.shaping, interface, shaping_gamma(args, role))
+    trainer = make_train(config, view, params)
     state = trainer.init(key)
     state, _ = trainer.train_chunk(state)
     jax.block_until_ready(state)
@@ -157,21 +186,30 @@ def steady_rate(args, env, params, role: str, opponent, key) -> float:
 
 
 def learner_throughput(args, env, params, role: str, key) -> dict:
-    """Steady env-steps/s against the cheap opponent (the learner's own cost) and against
-    the strongest one, with the opponent's observation recomputed from the state (as
-    trained above) and, as the reference, carried in the view's state."""
+    """Steady env-steps/s of the trained setup against the cheap opponent (the learner's
+    own cost) and against the strongest one; and, through the `flat` interface, against
+    the strongest one with the opponent's observation recomputed from the state (as
+    trained) and, as the reference, carried in the view's state (an interface that
+    reads the learner's observation to act needs the recomputation)."""
     others = EVADERS if role == "pursuer" else PURSUERS
     strongest = others[STRONGEST[role]]
-    recomputed = steady_rate(args, env, params, role, strongest, key)
-    carried = steady_rate(args, WithoutObserve(env), params, role, strongest, key)
+    interface = interface_for(args, role)
+    trained = steady_rate(args, env, params, role, strongest, key, interface)
+    flat = trained if interface == "flat" else None
+    if flat is None:
+        flat = steady_rate(args, env, params, role, strongest, key, "flat")
+    carried = steady_rate(args, WithoutObserve(env), params, role, strongest, key, "flat")
+    cheap = steady_rate(args, env, params, role, others[CHEAP[role]], key, interface)
     return {
         "opponent": CHEAP[role],
-        "steps_per_s": round(steady_rate(args, env, params, role, others[CHEAP[role]], key)),
+        "interface": interface,
+        "steps_per_s": round(cheap),
         "vs_strongest": {
             "opponent": STRONGEST[role],
-            "observation_recomputed_steps_per_s": round(recomputed),
-            "observation_carried_steps_per_s": round(carried),
-            "ratio": round(recomputed / carried, 2),
+            "steps_per_s": round(trained),
+            "flat_observation_recomputed_steps_per_s": round(flat),
+            "flat_observation_carried_steps_per_s": round(carried),
+            "ratio": round(flat / carried, 2),
         },
     }
 
@@ -195,6 +233,12 @@ def plot(results: dict, path: Path) -> None:
             lw=1,
             label=f"best hand-written {role} ({ref['best']})",
         )
+    flat = results.get("interface_ablation", {}).get("evader")
+    if flat and flat["curve"]:
+        x = [p["train_s"] for p in flat["curve"]]
+        y = [p["score"] for p in flat["curve"]]
+        ax.plot(x, y, color="tab:orange", lw=1.2, ls=":", marker="x", ms=3,
+                label="PPO evader, flat interface (reference)")  # fmt: skip
     ax.set_xlabel("training wall-clock, s (compile included)")
     ax.set_ylabel("score against the lookahead opponent")
     ax.set_ylim(0, 1)
@@ -225,6 +269,19 @@ def main() -> None:
     parser.add_argument("--vf-clip-eps", type=float, default=0.2)
     parser.add_argument("--max-steps", type=int, default=10**9)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pursuer-shaping-gamma", type=float, default=1.0)
+    parser.add_argument("--evader-shaping-gamma", type=float, default=0.99)
+    parser.add_argument(
+        "--evader-interface",
+        default="car_tag_evader_car_frame",
+        help="learner interface of the evader (arenax.envs.interfaces)",
+    )
+    parser.add_argument(
+        "--ablate-interface",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train the evader through the flat interface (reference)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "train_cartag.json")
     args = parser.parse_args()
     if args.quick:
@@ -251,16 +308,24 @@ def main() -> None:
     t0 = time.perf_counter()
     for role in [r.strip() for r in args.roles.split(",") if r.strip()]:
         key, k_train, k_rate = jax.random.split(key, 3)
-        results["roles"][role] = train_role(args, env, params, role, k_train)
+        results["roles"][role] = train_role(
+            args, env, params, role, k_train, interface_for(args, role)
+        )
+        if role == "evader" and args.ablate_interface and args.evader_interface != "flat":
+            flat = train_role(args, env, params, role, k_train, "flat")
+            results["interface_ablation"] = {"evader": flat}
         results["learner_throughput"][role] = learner_throughput(args, env, params, role, k_rate)
         rates = results["learner_throughput"][role]
         strong = rates["vs_strongest"]
         print(
-            f"[{role}] learner throughput vs {CHEAP[role]}: {rates['steps_per_s']:,} steps/s; "
-            f"vs {strong['opponent']}: {strong['observation_recomputed_steps_per_s']:,} "
-            f"(opponent observation carried: {strong['observation_carried_steps_per_s']:,}, "
-            f"{strong['ratio']}x)"
+            f"[{role}] learner throughput ({rates['interface']}) vs {CHEAP[role]}: "
+            f"{rates['steps_per_s']:,} steps/s; vs {strong['opponent']}: "
+            f"{strong['steps_per_s']:,}; flat, opponent observation recomputed / carried: "
+            f"{strong['flat_observation_recomputed_steps_per_s']:,} / "
+            f"{strong['flat_observation_carried_steps_per_s']:,} ({strong['ratio']}x)"
         )
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")  # partial, after each role
     results["total_wall_clock_s"] = round(time.perf_counter() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

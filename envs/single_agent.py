@@ -32,7 +32,7 @@ class SingleAgentState:
         it from `env_state` (`Environment.observe`). Carried in a vmapped scan, an
         observation's constant fields (speeds, dt, ...) become per-env arrays, and
         XLA's CPU code for a planning opponent (Car Tag's look-ahead strategies)
-        then runs 2.5-3.8x slower than with the params' scalars
+        then runs 2.5-4.4x slower than with the params' scalars
         (`benchmarks/train_cartag.py` measures both).
     opponent_memory: the opponent policy's memory pytree.
     """
