@@ -27,9 +27,10 @@ For each role (pursuer, then evader):
 
 Throughput: steady env-steps/s of PPO training against the cheap `straight_flee` /
 `pure_pursuit` opponents (the learner's own cost) and against the lookahead opponent
-(its planning dominates), the latter twice: with the opponent's observation
-recomputed from the state, as trained, and carried in the view's state (the
-reference; XLA's CPU code for the planner is slower with per-env constants).
+(its planning dominates); and, through the `flat` interface, against the
+lookahead opponent with the opponent's observation recomputed from the state (as
+trained) and carried in the view's state (the reference; XLA's CPU code for the
+planner is slower with per-env constants).
 
 Writes `benchmarks/results/train_cartag.json` and `train_cartag.png` (score vs
 training wall-clock, both roles, reference lines).
@@ -195,9 +196,11 @@ def learner_throughput(args, env, params, role: str, key) -> dict:
     strongest = others[STRONGEST[role]]
     interface = interface_for(args, role)
     trained = steady_rate(args, env, params, role, strongest, key, interface)
-    flat = trained if interface == "flat" else None
-    if flat is None:
-        flat = steady_rate(args, env, params, role, strongest, key, "flat")
+    flat = (
+        trained
+        if interface == "flat"
+        else steady_rate(args, env, params, role, strongest, key, "flat")
+    )
     carried = steady_rate(args, WithoutObserve(env), params, role, strongest, key, "flat")
     cheap = steady_rate(args, env, params, role, others[CHEAP[role]], key, interface)
     return {

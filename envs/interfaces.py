@@ -67,6 +67,11 @@ FLAT = Interface(
 )
 
 
+def interface_name(env: Any) -> str:
+    """Name of the interface a (possibly wrapped) single-agent view trains through."""
+    return getattr(env, "interface", FLAT).name
+
+
 def interfaces() -> dict[str, Interface]:
     """Every registered interface by name."""
     from arenax.envs.car_tag.evader_frame import EVADER_CAR_FRAME

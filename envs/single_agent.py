@@ -109,14 +109,13 @@ class SingleAgentView:
     ) -> tuple[jax.Array, SingleAgentState, jax.Array, jax.Array, dict[str, Any]]:
         k_opp, k_env = jax.random.split(key)
         spaces = self.env.action_space(params)
-        if self.recomputes_opponent_obs:
-            opponent_obs = self.env.observe(state.env_state, params)[self.opponent_role]
-        else:
-            opponent_obs = state.opponent_obs
+        observed = (
+            self.env.observe(state.env_state, params) if self.recomputes_opponent_obs else None
+        )
+        opponent_obs = state.opponent_obs if observed is None else observed[self.opponent_role]
         opp_action, opp_memory = self.opponent.act(opponent_obs, state.opponent_memory, k_opp)
-        if self.interface.uses_observation_for_action:
-            own_obs = self.env.observe(state.env_state, params)[self.role]
-            action = self.interface.to_env_action(action, own_obs)
+        if self.interface.uses_observation_for_action:  # `observed` exists: checked in __init__
+            action = self.interface.to_env_action(action, observed[self.role])
         actions = {
             self.role: jnp.reshape(action, spaces[self.role].shape).astype(jnp.float32),
             self.opponent_role: jnp.reshape(opp_action, spaces[self.opponent_role].shape).astype(

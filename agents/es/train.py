@@ -33,7 +33,7 @@ from arenax.agents.ppo.export import ExportedAgent, to_policy
 from arenax.agents.ppo.networks import build_network, init_params
 from arenax.agents.ppo.normalization import RunningNorm
 from arenax.agents.ppo.train import raw_key
-from arenax.envs.interfaces import FLAT
+from arenax.envs.interfaces import interface_name
 from arenax.policy import Policy
 
 Metrics = dict[str, jax.Array]
@@ -274,7 +274,7 @@ class ESTrainer:
             params, norm = self.best_params(state), state.best_obs_norm
         else:
             raise ValueError(f"which must be 'center' or 'best', got {which!r}")
-        interface = getattr(self.env, "interface", FLAT).name
+        interface = interface_name(self.env)
         return ExportedAgent(self.config.network, self.spec, self.obs_size, params, norm, interface)
 
     def export_policy(

@@ -35,7 +35,7 @@ from arenax.agents.ppo.config import PPOConfig
 from arenax.agents.ppo.networks import build_network, init_params, initial_hidden
 from arenax.agents.ppo.normalization import RunningNorm
 from arenax.agents.ppo.train import PPOTrainer, TrainState
-from arenax.envs.interfaces import FLAT, get_interface
+from arenax.envs.interfaces import get_interface, interface_name
 from arenax.policy import Policy
 
 AGENT_JSON = "agent.json"
@@ -74,7 +74,7 @@ def export_agent(trainer: PPOTrainer, state: TrainState, index: int | None = Non
         obs_size=trainer.obs_size,
         params=state.params,
         obs_norm=state.env.obs_norm,
-        interface=getattr(trainer.env, "interface", FLAT).name,
+        interface=interface_name(trainer.env),
     )
 
 
