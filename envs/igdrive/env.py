@@ -9,6 +9,9 @@ running a red light, with configurable weights. `done` at the end of the log, or
 earlier on the terminal events named in `terminate_on`. The single agent is
 "sdc"; its observation is `observation.observe` under the params' restrictions,
 and `info["expert_obs"]` is not computed (call `observe` with no restrictions).
+`info` holds the step's events (`overlap`, `offroad`, `red_light`), the SDC's
+`headway_shortfall` in [0, 1], its `log_divergence` (m) and `speed_vs_log` (its speed
+minus its logged speed, m/s): per-step reward features for learners (BIG).
 """
 
 from __future__ import annotations
@@ -137,6 +140,7 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
         t = sim.timestep
         now = jax.tree_util.tree_map(lambda a: a[..., 0], sim.current_sim_trajectory)
         logged_next = jax.tree_util.tree_map(lambda a: a[..., 0], sim.log_trajectory.at(t + 1))
+        sdc_log_next = jax.tree_util.tree_map(lambda a: a[sdc], logged_next)  # the SDC's log
         reactive = state.reactive
         if params.others == "idm":
             reactive, logged_next = reactive_step(
@@ -182,8 +186,12 @@ class IGDrive(Environment[IGDriveState, IGDriveParams]):
             "offroad": events[1] & ~state.done,
             "red_light": events[2] & ~state.done,
             "headway_shortfall": jnp.where(state.done, 0.0, shortfall),
-            "log_divergence": jnp.hypot(
-                sdc_next.x - logged_next.x[sdc], sdc_next.y - logged_next.y[sdc]
+            "log_divergence": jnp.hypot(sdc_next.x - sdc_log_next.x, sdc_next.y - sdc_log_next.y),
+            "speed_vs_log": jnp.where(
+                state.done,
+                0.0,
+                jnp.hypot(sdc_next.vel_x, sdc_next.vel_y)
+                - jnp.hypot(sdc_log_next.vel_x, sdc_log_next.vel_y),
             ),
         }
         return obs, new_state, {"sdc": reward}, new_state.done, info
