@@ -43,6 +43,7 @@ plan is not better than what it did.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -177,13 +178,30 @@ def fit_reward_posterior(
     """Mean-field Gaussian q(w) = N(mu, diag sigma^2) maximising the ELBO
     E_q[log p(demos | w) + log p(w)] + H[q], by Adam on reparameterised samples."""
     mdp = env.tabular(params)
-    start = prior(env, config)
+    return fit_gaussian_posterior(
+        lambda w: log_likelihood(w, mdp, demos, config.rationality),
+        prior(env, config),
+        config,
+        key,
+    )
+
+
+def fit_gaussian_posterior(
+    log_likelihood_fn: Callable[[jax.Array], jax.Array],
+    start: RewardPosterior,
+    config: BIGConfig,
+    key: jax.Array,
+) -> RewardPosterior:
+    """Mean-field Gaussian q(w) maximising E_q[log_likelihood_fn(w) + log p(w)] + H[q]
+    for the Gaussian prior `start` (`config.steps` Adam steps of size
+    `config.learning_rate`, `config.elbo_samples` reparameterised samples each),
+    starting from the prior."""
     precision = jnp.linalg.inv(start.cov)
 
     def log_joint(w):
         centred = w - start.mean
         log_prior = -0.5 * centred @ precision @ centred
-        return log_prior + log_likelihood(w, mdp, demos, config.rationality)
+        return log_prior + log_likelihood_fn(w)
 
     def negative_elbo(q, k):
         mean, log_std = q
