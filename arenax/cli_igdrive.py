@@ -114,7 +114,7 @@ def info_command() -> None:
 @igdrive_app.command("train")
 @friendly_errors
 def train_command(
-    method: Annotated[str, typer.Option(help="bc or bc_rl (big: not on IGDrivSim).")] = "bc",
+    method: Annotated[str, typer.Option(help="bc, bc_rl or big.")] = "bc",
     setting: Annotated[
         str, typer.Option(help="Perception: full, range, cone, noise, drop or occlusion.")
     ] = "cone",

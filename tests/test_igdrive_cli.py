@@ -42,8 +42,8 @@ def test_errors_name_the_problem(tmp_path):
         assert message in result.output, (args, result.output)
 
 
-def test_train_refuses_big_and_unknown_settings_clearly():
-    result = runner.invoke(app, ["igdrive", "train", "--method", "big"])
-    assert result.exit_code == 2 and "BIG is not available on IGDrivSim" in result.output
+def test_train_refuses_unknown_methods_and_settings_clearly():
+    result = runner.invoke(app, ["igdrive", "train", "--method", "gail"])
+    assert result.exit_code == 2 and "unknown method 'gail'" in result.output
     result = runner.invoke(app, ["igdrive", "train", "--setting", "xray"])
     assert result.exit_code == 2 and "unknown perception setting 'xray'" in result.output

@@ -1,8 +1,9 @@
-"""Imitation-gap runs on IGDrivSim: BC and BC+RL under each perception setting, scored
-with the shared episode metrics on a fixed test split of procedural scenes.
+"""Imitation-gap runs on IGDrivSim: BC, BC+RL and BIG under each perception setting,
+scored with the shared episode metrics on a fixed test split of procedural scenes.
 
-- Scenes: training demonstrations come from the scenes of PRNG seed 1000 (a fixed
-  split), evaluation from seed 2000; BC+RL's RL part meets freshly drawn scenes.
+- Scenes: training demonstrations (and BIG's expert states) come from the scenes of
+  PRNG seed 1000 (a fixed split), evaluation from seed 2000; the RL part of BC+RL
+  and BIG meets freshly drawn scenes.
 - Expert: the log's own bicycle actions (`IGDrive.expert_action`), observed by the
   agent through the restricted sensor: that pairing is the imitation gap.
 - Other vehicles are reactive (`others="idm"`): they keep their logged paths but
@@ -11,14 +12,16 @@ with the shared episode metrics on a fixed test split of procedural scenes.
   warm-up.
 - Metrics (`metrics.sdc_episode_metrics`): overlap, off-road, red-light and
   kinematic-infeasibility episode rates, ADE/FDE (m) and route progress.
-- BIG is not run here: its likelihood needs the expert's exact soft Q over an
-  enumerated privileged MDP (`envs/gap/tabular.py`), which driving scenes lack;
-  an approximate soft-Q (a critic fitted on the privileged state) would be needed.
+- BIG (`driving_big.py`): the expert's exact soft Q over an enumerated MDP, which
+  driving scenes lack, is replaced by successor features of simulated manoeuvres;
+  its posterior (shared by every perception setting) prices the events, speeding
+  and slowing, and the BC policy is fine-tuned as in BC+RL on rewards drawn from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -31,7 +34,16 @@ import numpy as np
 
 from arenax.agents.imitation.bc import BCConfig, train_bc
 from arenax.agents.imitation.bc_rl import make_bc_rl
+from arenax.agents.imitation.big import RewardPosterior
 from arenax.agents.imitation.demonstrations import Demonstrations, collect_demonstrations
+from arenax.agents.imitation.driving_big import (
+    FEATURES,
+    DrivingBIGConfig,
+    DrivingPosteriorReward,
+    PlanFeatures,
+    collect_plan_features,
+    fit_driving_posterior,
+)
 from arenax.agents.ppo.action_spec import ActionSpec
 from arenax.agents.ppo.export import ExportedAgent, export_agent, load_agent, save_agent
 from arenax.agents.ppo.networks import build_network
@@ -47,7 +59,7 @@ SETTINGS = {
     "drop": "drop:p=0.3",
     "occlusion": "occlusion",
 }
-METHODS = ("expert", "bc", "bc_rl")
+METHODS = ("expert", "bc", "bc_rl", "big")
 TRAIN_SEED, TEST_SEED = 1000, 2000
 ENV = IGDrive()
 BC_RL_DEMOS = 32  # demonstration episodes in BC+RL's behaviour-cloning term
@@ -142,6 +154,68 @@ def driver_actor(agent: ExportedAgent | None, params: IGDriveParams) -> Actor:
     return act
 
 
+BIG_PLAN_EPISODES = 64  # expert episodes whose states BIG's likelihood compares manoeuvres at
+
+
+@functools.cache
+def driving_plans(scale: float) -> PlanFeatures:
+    """BIG's candidate manoeuvres at states of the privileged expert's training-split
+    episodes (perception plays no part: the expert sees everything)."""
+    config = DrivingBIGConfig()
+    params = driving_params("full")
+    episodes = max(1, int(BIG_PLAN_EPISODES * scale))
+    key = jax.random.PRNGKey(TRAIN_SEED)
+    return collect_plan_features(ENV, params, key, episodes, horizon(params), config)
+
+
+@functools.cache
+def driving_posterior(seed: int, scale: float) -> RewardPosterior:
+    """BIG's reward posterior for training seed `seed`; every perception setting
+    shares it."""
+    key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
+    return fit_driving_posterior(driving_plans(scale), DrivingBIGConfig(), key)
+
+
+def fine_tune(
+    agent: ExportedAgent,
+    view: Any,
+    env_params: IGDriveParams,
+    demos: Demonstrations,
+    bc_coef: float,
+    scale: float,
+    key: jax.Array,
+) -> tuple[ExportedAgent, dict[str, Any]]:
+    """The BC `agent` fine-tuned by PPO on `view`'s rewards plus the BC term on a fixed
+    subset of `demos` (BC+RL's recipe; BIG's with the posterior's rewards)."""
+    config = dataclasses.replace(
+        agent.config,
+        num_envs=32,
+        num_steps=32,
+        total_timesteps=int(32 * 32 * BC_RL_UPDATES * scale),
+        lr=1e-4,
+        ent_coef=0.0,
+        num_minibatches=4,
+        update_epochs=4,
+        # Keep BC's observation statistics: letting them drift with the RL rollouts
+        # moved the cloned policy (full perception: off-road 0.031 -> 0.078, overlap
+        # 0.059 -> 0.070 after 492k steps; frozen: 0.039, 0.057).
+        freeze_obs_norm=True,
+    )
+    subset = jax.tree_util.tree_map(lambda a: a[:BC_RL_DEMOS], demos)
+    # One jitted update at a time: inside a scan of updates XLA's CPU backend runs these
+    # (scene-carrying) updates ~6x slower; fully optimised, since they run long.
+    trainer = make_bc_rl(config, view, subset, bc_coef, env_params, chunk_as_loop=True)
+    state = trainer.init(key)
+    state = state.replace(params=agent.params, env=state.env.replace(obs_norm=agent.obs_norm))
+    state, metrics = trainer.train_chunk(state, config.num_updates)
+    details = {
+        "final_bc_loss": float(np.asarray(metrics["bc_loss"])[-1]),
+        "bc_coef": bc_coef,
+        "rl_steps": config.num_updates * config.batch_size,
+    }
+    return export_agent(trainer, state), details
+
+
 def train_driver(
     method: str,
     setting: str,
@@ -152,11 +226,6 @@ def train_driver(
 ) -> tuple[IGDriveParams, ExportedAgent | None, dict[str, Any]]:
     """Train `method` under perception `setting`: (env params, the trained agent (None
     for the expert), details). `driver_actor(agent, params)` drives with it."""
-    if method == "big":
-        raise ValueError(
-            "BIG is not available on IGDrivSim: its likelihood needs the expert's exact "
-            "soft Q over an enumerated privileged MDP (see agents/imitation/igdrive_runs.py)"
-        )
     if setting not in SETTINGS:
         raise ValueError(
             f"unknown perception setting {setting!r}; choose one of {', '.join(SETTINGS)}"
@@ -184,43 +253,26 @@ def train_driver(
         agent = ExportedAgent(
             bc_config.network_config(), spec, demos.obs.shape[-1], result.params, result.obs_norm
         )
+        k_tune = jax.random.fold_in(key, 1)
         if method == "bc_rl":
-            # BC+RL fine-tunes the BC policy: PPO on the penalty rewards plus the BC term.
-            config = dataclasses.replace(
-                bc_config.network_config(),
-                num_envs=32,
-                num_steps=32,
-                total_timesteps=int(32 * 32 * BC_RL_UPDATES * scale),
-                lr=1e-4,
-                ent_coef=0.0,
-                num_minibatches=4,
-                update_epochs=4,
-                # Keep BC's observation statistics: letting them drift with the RL
-                # rollouts moved the cloned policy (full perception: off-road 0.031 ->
-                # 0.078, overlap 0.059 -> 0.070 after 492k steps; frozen: 0.039, 0.057).
-                freeze_obs_norm=True,
-            )
-            # The BC term runs on every minibatch: a fixed subset of the demonstrations.
-            subset = jax.tree_util.tree_map(lambda a: a[:BC_RL_DEMOS], demos)
             rl_params = params.replace(
                 overlap_weight=BC_RL_OVERLAP_WEIGHT, headway_weight=BC_RL_HEADWAY_WEIGHT
             )
-            # One jitted update at a time: inside a scan of updates XLA's CPU backend runs
-            # these (scene-carrying) updates ~6x slower; fully optimised, since they run long.
-            trainer = make_bc_rl(
-                config, SoloView(ENV), subset, bc_coef, rl_params, chunk_as_loop=True
+            agent, tuned = fine_tune(agent, SoloView(ENV), rl_params, demos, bc_coef, scale, k_tune)
+            details.update(
+                tuned, overlap_weight=BC_RL_OVERLAP_WEIGHT, headway_weight=BC_RL_HEADWAY_WEIGHT
             )
-            state = trainer.init(jax.random.fold_in(key, 1))
-            state = state.replace(
-                params=result.params, env=state.env.replace(obs_norm=result.obs_norm)
-            )
-            state, metrics = trainer.train_chunk(state, config.num_updates)
-            agent = export_agent(trainer, state)
-            details["final_bc_loss"] = float(np.asarray(metrics["bc_loss"])[-1])
-            details["bc_coef"] = bc_coef
-            details["overlap_weight"] = BC_RL_OVERLAP_WEIGHT
-            details["headway_weight"] = BC_RL_HEADWAY_WEIGHT
-            details["rl_steps"] = config.num_updates * config.batch_size
+        elif method == "big":
+            fitted = time.perf_counter()
+            posterior = driving_posterior(seed, scale)
+            details["posterior"] = {
+                name: {"mean": float(m), "std": float(sd)}
+                for name, m, sd in zip(FEATURES, posterior.mean, posterior.std, strict=True)
+            }
+            details["posterior_seconds"] = time.perf_counter() - fitted
+            view = SoloView(DrivingPosteriorReward(ENV, posterior))
+            agent, tuned = fine_tune(agent, view, params, demos, bc_coef, scale, k_tune)
+            details.update(tuned)
     details["train_seconds"] = time.perf_counter() - started
     return params, agent, details
 
