@@ -9,13 +9,9 @@ with the hand-written strategies), then one held-out cross-play tournament:
   generated program (against that run's own opponent archive, so not comparable
   across algorithms: vFMSP's archive holds one opponent), programs evaluated per
   minute (the loop's wall-clock, sandbox workers already started);
-- per run and role, its champion (`arenax.search.champions`): in-run qualities were
-  measured against the opposing archive as it was at the time, so the top
-  `--champion-contenders` generated programs by in-run quality are re-scored
-  against the final opposing archive and the best of them is the run's champion;
-- held-out cross-play: every run's champion pursuer and evader, and every
-  hand-written strategy, all against all, with fresh episode seeds and more
-  episodes. A program's held-out score is its mean
+- held-out cross-play: the best generated pursuer and evader of every run (by
+  in-run quality), and every hand-written strategy, all against all, with fresh
+  episode seeds and more episodes. A program's held-out score is its mean
   score against every program of the other role in that pool. The target: QDSP's
   best pursuer and best evader each score higher than the best hand-written
   strategy of their role;
@@ -50,7 +46,6 @@ import numpy as np
 
 from arenax.plots import new_figure, save_figure
 from arenax.search.archive import Archive, ArchiveEntry
-from arenax.search.champions import contenders, pick_champions
 from arenax.search.embedders import make_embedder
 from arenax.search.event_log import read_events
 from arenax.search.loop_config import LoopConfig
@@ -71,13 +66,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--candidates", type=int, default=4)
-    parser.add_argument(
-        "--champion-contenders",
-        type=int,
-        default=4,
-        help="a run's best program per role: the best of its top-N by in-run quality, "
-        "re-scored against the final opposing archive",
-    )
     parser.add_argument("--episodes", type=int, default=32, help="per pair, in the search")
     parser.add_argument("--held-out-episodes", type=int, default=64)
     parser.add_argument("--max-opponents", type=int, default=16)
@@ -140,33 +128,18 @@ def run_search(
         ],
         "timings": [e["timings"] for e in evaluated if e["ok"]],
     }
-    finals = {role: Archive(out / "archives" / f"{role}.jsonl", role) for role in ROLES}
-    started = time.perf_counter()
-    champions = pick_champions(finals, sandbox, top_k=args.champion_contenders)
-    record["champion_seconds"] = time.perf_counter() - started
     best: dict[str, ArchiveEntry | None] = {}
     for role in ROLES:
-        members = finals[role].members()
-        top = next(iter(contenders(finals[role], 1)), None)
-        champion = champions[role]
-        best[role] = None if champion is None else champion.entry
+        archive = Archive(out / "archives" / f"{role}.jsonl", role)
+        members = archive.members()
+        generated = [e for e in archive.entries() if e.generation > 0 and e.quality is not None]
+        best[role] = max(generated, key=lambda e: e.quality, default=None)
         record[role] = {
             "qd_score": float(sum(m.quality for m in members)),
             "archive_size": len(members),
             "generated_members": sum(m.generation > 0 for m in members),
-            "best_generated_in_run": None if top is None else top.quality,
-            "best_generated": None if top is None else top.name,
-            "champion": None
-            if champion is None
-            else {
-                "name": champion.entry.name,
-                "rescored_quality": champion.quality,
-                "opponents": champion.opponents,
-                "contenders": [
-                    {"name": n, "in_run_quality": q, "rescored_quality": r}
-                    for _, n, q, r in champion.rescored
-                ],
-            },
+            "best_generated_in_run": None if best[role] is None else best[role].quality,
+            "best_generated": None if best[role] is None else best[role].name,
         }
     return {"record": record, "best": best}
 
