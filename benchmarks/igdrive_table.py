@@ -1,4 +1,4 @@
-"""IGDrivSim imitation-gap table: the expert, BC and BC+RL under each perception
+"""IGDrivSim imitation-gap table: the expert, BC, BC+RL and BIG under each perception
 setting (full, range, cone, noise, random drop, occlusion), scored on a fixed test
 split of procedural scenes with the shared episode metrics.
 
@@ -7,15 +7,20 @@ progress, each the mean over the test episodes (rates are episode rates). Budget
 are `agents/imitation/igdrive_runs.py`'s defaults: 256 demonstration episodes, BC
 1,500 Adam steps of 16 episodes; BC+RL fine-tunes that BC policy with 492k PPO
 steps on the penalty rewards (overlap 10 per step, off-road and red light 1,
-tailgating 3 times the headway shortfall) plus the BC term (weight 1). Other
-vehicles are reactive (IDM along their logged paths). BIG is not run on IGDrivSim
-(see `igdrive_runs.py`).
+tailgating 3 times the headway shortfall) plus the BC term (weight 1); BIG
+fine-tunes it the same way on rewards drawn per episode from its reward posterior
+(`agents/imitation/driving_big.py`: fitted once, from 64 expert episodes with 5
+candidate manoeuvres at every 8th step). Other vehicles are reactive (IDM along
+their logged paths).
 
-A second table gives, per perception setting, BC+RL's overlap rate minus BC's,
-paired scene by scene (both drive the same test scenes), with a 95% interval
-and the number of scenes where BC+RL avoids a collision BC has, or adds one.
+A second table gives, per perception setting and learner (BC+RL, BIG), its overlap
+rate minus BC's, paired scene by scene (both drive the same test scenes), with a
+95% interval and the number of scenes where it avoids a collision BC has, or adds
+one.
 
-    python benchmarks/igdrive_table.py               # one seed, 512 scenes, ~50 min on 2 CPU cores
+    python benchmarks/igdrive_table.py               # one seed, 512 scenes, ~86 min on 2 CPU cores
+    python benchmarks/igdrive_table.py --methods big --reuse benchmarks/results/igdrive_table.json
+        # only BIG's runs; the other methods' runs are read from that file (~38 min)
     python benchmarks/igdrive_table.py --scale 10 --seeds 3 --test 2048  # for a GPU
 
 Writes `benchmarks/results/igdrive_table.json`, `igdrive_table.md` and
@@ -39,7 +44,8 @@ from arenax.plots import new_figure, save_figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COLUMNS = ("overlap", "offroad", "red_light", "ade", "progress")
-NAMES = {"expert": "expert", "bc": "BC", "bc_rl": "BC+RL"}
+NAMES = {"expert": "expert", "bc": "BC", "bc_rl": "BC+RL", "big": "BIG"}
+LEARNERS = ("bc_rl", "big")  # compared with BC scene by scene
 
 
 def markdown(rows: list[dict]) -> str:
@@ -53,48 +59,52 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def paired_overlap_change(runs: list[dict], setting: str) -> dict[str, float]:
-    """BC+RL's overlap rate minus BC's under `setting`, paired scene by scene (same test
-    scenes, same seed), with a normal 95% interval over the paired differences."""
+def paired_overlap_change(runs: list[dict], setting: str, method: str) -> dict[str, float]:
+    """`method`'s overlap rate minus BC's under `setting`, paired scene by scene (same
+    test scenes, same seed), with a normal 95% interval over the paired differences."""
     diffs = []
     for bc in (r for r in runs if r["setting"] == setting and r["method"] == "bc"):
-        (rl,) = [
+        (other,) = [
             r for r in runs
-            if r["setting"] == setting and r["method"] == "bc_rl" and r["seed"] == bc["seed"]
+            if r["setting"] == setting and r["method"] == method and r["seed"] == bc["seed"]
         ]  # fmt: skip
-        diffs.append(np.subtract(rl["overlap_per_episode"], bc["overlap_per_episode"]))
+        diffs.append(np.subtract(other["overlap_per_episode"], bc["overlap_per_episode"]))
     d = np.concatenate(diffs).astype(float)
     half = 1.96 * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
     return {"change": float(d.mean()), "ci95": float(half), "pairs": len(d),
             "fewer": int(np.sum(d < 0)), "more": int(np.sum(d > 0))}  # fmt: skip
 
 
-def change_markdown(changes: dict[str, dict]) -> str:
+def change_markdown(changes: dict[str, dict[str, dict]]) -> str:
     lines = [
-        "| perception | BC+RL - BC overlap rate (95% CI, paired scenes) | scenes BC+RL avoids | "
-        "scenes BC+RL adds |",
-        "|---|---|---|---|",
+        "| perception | learner | overlap rate - BC's (95% CI, paired scenes) | "
+        "scenes it avoids | scenes it adds |",
+        "|---|---|---|---|---|",
     ]
-    for setting, c in changes.items():
-        lines.append(
-            f"| {setting} | {c['change']:+.3f} ± {c['ci95']:.3f} | {c['fewer']} | {c['more']} |"
-        )
+    for setting, by_method in changes.items():
+        for method, c in by_method.items():
+            lines.append(
+                f"| {setting} | {NAMES[method]} | {c['change']:+.3f} ± {c['ci95']:.3f} | "
+                f"{c['fewer']} | {c['more']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], methods: list[str], path: Path) -> None:
     fig, first = new_figure((13, 4))
     fig.delaxes(first)
     axes = fig.subplots(1, 3)
     settings = list(SETTINGS)
-    width = 0.38
+    width = 0.27
     for ax, metric in zip(axes, ("overlap", "red_light", "ade"), strict=True):
-        for i, method in enumerate(("bc", "bc_rl")):
+        shown = [m for m in methods if m != "expert"]
+        for i, method in enumerate(shown):
             values = [
                 np.mean([r[metric] for r in rows if r["setting"] == s and r["method"] == method])
                 for s in settings
             ]
-            ax.bar(np.arange(len(settings)) + (i - 0.5) * width, values, width, label=NAMES[method])
+            offset = (i - (len(shown) - 1) / 2) * width
+            ax.bar(np.arange(len(settings)) + offset, values, width, label=NAMES[method])
         ax.set_xticks(np.arange(len(settings)), settings, rotation=30)
         ax.set_title(metric.replace("_", " "))
     axes[0].legend()
@@ -107,11 +117,43 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--test", type=int, default=512, help="test episodes")
     parser.add_argument("--out", type=Path, default=RESULTS / "igdrive_table.json")
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help="methods to run (comma-separated)"
+    )
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a previous results JSON: the other methods' runs are read from it (same "
+        "seeds, scale and test split required)",
+    )
     args = parser.parse_args()
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
     started = time.perf_counter()
-    runs = []
+    runs, reused_from = [], None
+    if args.reuse is not None:
+        previous = json.loads(args.reuse.read_text())
+        for field, wanted in (("seeds", args.seeds), ("scale", args.scale),
+                              ("test_episodes", args.test)):  # fmt: skip
+            if previous[field] != wanted:
+                parser.error(f"{args.reuse} has {field}={previous[field]}, this run {wanted}")
+        runs = [r for r in previous["runs"] if r["method"] not in methods]
+        missing = [
+            (setting, method) for setting in SETTINGS for method in METHODS
+            if method not in methods
+            and not any(r["setting"] == setting and r["method"] == method for r in runs)
+        ]  # fmt: skip
+        if missing:
+            parser.error(f"{args.reuse} lacks runs for {missing}; add them to --methods")
+        reused_from = {
+            "file": str(args.reuse),
+            "methods": sorted({r["method"] for r in runs}),
+            "its_wall_clock_s": previous["wall_clock_s"],
+        }
     for setting in SETTINGS:
-        for method in METHODS:
+        for method in methods:
             seeds = [0] if method == "expert" else range(args.seeds)
             for seed in seeds:
                 run = run_driver(method, setting, seed, args.scale, test_episodes=args.test)
@@ -119,15 +161,23 @@ def main() -> None:
                 figures = "  ".join(f"{c} {run[c]:.3f}" for c in COLUMNS)
                 print(f"{setting:10s} {NAMES[method]:7s} seed {seed}: {figures}"
                       f"  ({run['train_seconds']:.0f} s)", flush=True)  # fmt: skip
+    present = [m for m in METHODS if any(r["method"] == m for r in runs)]
     rows = []
     for setting in SETTINGS:
-        for method in METHODS:
+        for method in present:
             mine = [r for r in runs if r["setting"] == setting and r["method"] == method]
             rows.append(
                 {"setting": setting, "method": method,
                  **{c: float(np.mean([r[c] for r in mine])) for c in COLUMNS}}
             )  # fmt: skip
-    changes = {setting: paired_overlap_change(runs, setting) for setting in SETTINGS}
+    changes = {
+        setting: {
+            m: paired_overlap_change(runs, setting, m)
+            for m in LEARNERS
+            if m in present and "bc" in present
+        }
+        for setting in SETTINGS
+    }
     table = markdown(rows) + "\n" + change_markdown(changes)
     print("\n" + table)
     result = {
@@ -141,6 +191,8 @@ def main() -> None:
         "scale": args.scale,
         "test_episodes": args.test,
         "wall_clock_s": time.perf_counter() - started,
+        "methods_run": methods,
+        "reused": reused_from,
         "rows": rows,
         "overlap_change": changes,
         "runs": runs,
@@ -148,7 +200,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(table)
-    plot(rows, args.out.with_suffix(".png"))
+    plot(rows, present, args.out.with_suffix(".png"))
     print(f"wrote {args.out}, its .md and .png")
 
 
