@@ -49,6 +49,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from arenax.agent_evaluation import AgentEvaluator, mean_ci95
@@ -74,10 +75,10 @@ def ppo_config(args: argparse.Namespace) -> PPOConfig:
         updates_per_chunk=args.updates_per_chunk,
         update_epochs=4,
         num_minibatches=4,
-        hidden_sizes=(64, 64),
+        hidden_sizes=tuple(int(h) for h in args.hidden.split(",")),
         lr=args.lr,
         gamma=0.99,
-        ent_coef=0.0,
+        ent_coef=args.ent_coef,
         anneal_lr=False,
         continuous=args.continuous,
         vf_clip_eps=args.vf_clip_eps,
@@ -125,6 +126,8 @@ def train_role(args, env, params, role: str, key, interface: str) -> dict:
     t = time.perf_counter()
     state = trainer.init(k_init)
     while train_clock < args.budget_s:
+        if args.anneal_lr_over_budget:
+            state = with_lr(state, args.lr * max(0.0, 1.0 - train_clock / args.budget_s))
         state, metrics = trainer.train_chunk(state)
         jax.block_until_ready(state)
         now = time.perf_counter()
@@ -167,6 +170,12 @@ def train_role(args, env, params, role: str, key, interface: str) -> dict:
         "final_ci95": ci,
         "target_met": bool(met),
     }
+
+
+def with_lr(state, lr: float):
+    """`state` with the step size of its next updates set to `lr` (no recompile: the
+    step size is a traced hyper-parameter)."""
+    return state.replace(hparams=state.hparams.replace(lr=jnp.asarray(lr, jnp.float32)))
 
 
 def steady_rate(args, env, params, role: str, opponent, key, interface: str) -> float:
@@ -251,7 +260,7 @@ def plot(results: dict, path: Path) -> None:
     save_figure(fig, path)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -267,6 +276,14 @@ def main() -> None:
     parser.add_argument("--num-steps", type=int, default=64)
     parser.add_argument("--updates-per-chunk", type=int, default=5)
     parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument(
+        "--anneal-lr-over-budget",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="decay the step size linearly to 0 over the training wall-clock budget",
+    )
+    parser.add_argument("--hidden", default="64,64", help="hidden layer sizes")
+    parser.add_argument("--ent-coef", type=float, default=0.0)
     parser.add_argument("--shaping", type=float, default=1.0)
     parser.add_argument("--continuous", choices=("clipped", "tanh"), default="clipped")
     parser.add_argument("--vf-clip-eps", type=float, default=0.2)
@@ -286,7 +303,11 @@ def main() -> None:
         help="also train the evader through the flat interface (reference)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "train_cartag.json")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.quick:
         args.budget_s, args.eval_every_s, args.eval_episodes, args.curve_episodes = (
             40.0,
