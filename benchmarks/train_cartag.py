@@ -67,7 +67,7 @@ STRONGEST = {"pursuer": "lookahead", "evader": "lookahead"}  # strongest opponen
 CHEAP = {"pursuer": "straight_flee", "evader": "pure_pursuit"}  # for learner throughput
 
 
-def ppo_config(args: argparse.Namespace) -> PPOConfig:
+def ppo_config(args: argparse.Namespace, role: str) -> PPOConfig:
     return PPOConfig(
         num_envs=args.num_envs,
         num_steps=args.num_steps,
@@ -75,7 +75,7 @@ def ppo_config(args: argparse.Namespace) -> PPOConfig:
         updates_per_chunk=args.updates_per_chunk,
         update_epochs=4,
         num_minibatches=4,
-        hidden_sizes=tuple(int(h) for h in args.hidden.split(",")),
+        hidden_sizes=tuple(int(h) for h in getattr(args, f"{role}_hidden").split(",")),
         lr=args.lr,
         gamma=0.99,
         ent_coef=args.ent_coef,
@@ -111,7 +111,7 @@ def train_role(args, env, params, role: str, key, interface: str) -> dict:
     """PPO for `role` against the strongest opponent under a wall-clock budget, through
     the learner `interface`."""
     opponent = (EVADERS if role == "pursuer" else PURSUERS)[STRONGEST[role]]
-    config = ppo_config(args)
+    config = ppo_config(args, role)
     view = learner_env(env, role, opponent, args.shaping, interface, shaping_gamma(args, role))
     trainer = make_train(config, view, params)
     k_init, k_eval, k_ref, k_final = jax.random.split(key, 4)
@@ -180,7 +180,7 @@ def with_lr(state, lr: float):
 
 def steady_rate(args, env, params, role: str, opponent, key, interface: str) -> float:
     """Env-steps/s of PPO training, compile excluded (one warm-up chunk, then three)."""
-    config = ppo_config(args)
+    config = ppo_config(args, role)
     view = learner_env(env, role, opponent, args.shaping, interface, shaping_gamma(args, role))
     trainer = make_train(config, view, params)
     state = trainer.init(key)
@@ -282,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=False,
         help="decay the step size linearly to 0 over the training wall-clock budget",
     )
-    parser.add_argument("--hidden", default="64,64", help="hidden layer sizes")
+    parser.add_argument("--pursuer-hidden", default="64,64", help="hidden layer sizes")
+    parser.add_argument("--evader-hidden", default="64,64", help="hidden layer sizes")
     parser.add_argument("--ent-coef", type=float, default=0.0)
     parser.add_argument("--shaping", type=float, default=1.0)
     parser.add_argument("--continuous", choices=("clipped", "tanh"), default="clipped")
@@ -324,7 +325,7 @@ def main() -> None:
         "machine": platform.machine(),
         "jax": jax.__version__,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "ppo_config": ppo_config(args).to_dict(),
+        "ppo_config": {role: ppo_config(args, role).to_dict() for role in ("pursuer", "evader")},
         "roles": {},
         "learner_throughput": {},
     }
