@@ -47,6 +47,7 @@ import numpy as np
 from flax import struct
 
 from arenax.agents.imitation.big import BIGConfig, RewardPosterior, fit_gaussian_posterior
+from arenax.envs.wrappers import Wrapper
 
 FEATURES = ("overlap", "offroad", "red_light", "headway_shortfall", "speeding", "slowing")
 EXPLORATION_FEATURES = ("slowing",)
@@ -206,27 +207,16 @@ class DrivingBAMDPState:
     weights: jax.Array  # (F,) this episode's reward draw
 
 
-class DrivingPosteriorReward:
+class DrivingPosteriorReward(Wrapper):
     """The Bayes-adaptive view of IGDrive: each reset draws feature weights from
     `posterior`; each step pays weights . `step_features(info)` (0 once done).
     Observations are IGDrive's own (the restricted sensor); `info["task_reward"]`
     keeps IGDrive's penalty reward."""
 
     def __init__(self, env: Any, posterior: RewardPosterior):
-        self.env = env
+        super().__init__(env)
         self.posterior = posterior
-        self.agents = env.agents
         self.name = f"{env.name}:bamdp"
-
-    @property
-    def default_params(self) -> Any:
-        return self.env.default_params
-
-    def action_space(self, params: Any) -> Any:
-        return self.env.action_space(params)
-
-    def observation_space(self, params: Any) -> Any:
-        return self.env.observation_space(params)
 
     def reset(self, key: jax.Array, params: Any):
         k_env, k_reward = jax.random.split(key)
