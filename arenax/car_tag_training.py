@@ -68,6 +68,7 @@ def learner_env(
     shaping: float = 0.0,
     interface: str = "flat",
     gamma: float = 1.0,
+    wall_weight: float = 0.0,
 ) -> SingleAgentView | PotentialShaping:
     """`role` against `opponent`, with distance shaping of weight `shaping` (0: none),
     seen and played through the learner `interface` (`arenax.envs.interfaces`).
@@ -79,11 +80,16 @@ def learner_env(
     PPO needs: with the policy-invariant bonus the pursuer did not catch the
     look-ahead evader once in 5 minutes) and for distance for the evader, larger
     than its survival reward, which holds it at fleeing (`benchmarks/train_cartag.py`
-    trains the pursuer with 1 and the evader with 0.99)."""
+    trains the pursuer with 1 and the evader with 0.99).
+
+    `wall_weight` adds the evader's shortfall of wall clearance to the potential
+    (`car_tag_distance_potential`): the evader then learns to dodge in the open
+    instead of fleeing into a wall."""
     view = SingleAgentView(env, role, opponent, interface)
     if shaping == 0.0:
         return view
-    return PotentialShaping(view, car_tag_distance_potential(role), coef=shaping, gamma=gamma)
+    potential = car_tag_distance_potential(role, wall_weight)
+    return PotentialShaping(view, potential, coef=shaping, gamma=gamma)
 
 
 def role_score(role: str, evader_score: Any) -> np.ndarray:

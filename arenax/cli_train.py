@@ -50,6 +50,14 @@ ShapingGammaOption = Annotated[
         "unchanged; 1 also rewards the pursuer's closeness (the evader's distance) every step."
     ),
 ]
+WallShapingOption = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="Weight of the evader's wall-clearance shortfall (within 1.5 m of a wall) in the "
+        "shaping potential; with --shaping, 2 keeps a trained evader off the walls.",
+    ),
+]
 InterfaceOption = Annotated[
     str,
     typer.Option(
@@ -134,6 +142,7 @@ def ppo_command(
     config: ConfigOption = None,
     shaping: ShapingOption = 0.0,
     shaping_gamma: ShapingGammaOption = 1.0,
+    wall_shaping: WallShapingOption = 0.0,
     interface: InterfaceOption = "flat",
     eval_episodes: EvalOption = 256,
     checkpoint_every: CheckpointOption = 10,
@@ -160,6 +169,7 @@ def ppo_command(
         config=_config_overrides("ppo", config),
         shaping=shaping,
         shaping_gamma=shaping_gamma,
+        wall_shaping=wall_shaping,
         interface=interface,
         eval_episodes=eval_episodes,
         checkpoint_every=checkpoint_every,
@@ -179,6 +189,7 @@ def es_command(
     config: ConfigOption = None,
     shaping: ShapingOption = 0.0,
     shaping_gamma: ShapingGammaOption = 1.0,
+    wall_shaping: WallShapingOption = 0.0,
     interface: InterfaceOption = "flat",
     eval_episodes: EvalOption = 256,
     checkpoint_every: CheckpointOption = 10,
@@ -207,6 +218,7 @@ def es_command(
         config=_config_overrides("es", config),
         shaping=shaping,
         shaping_gamma=shaping_gamma,
+        wall_shaping=wall_shaping,
         interface=interface,
         eval_episodes=eval_episodes,
         checkpoint_every=checkpoint_every,

@@ -60,6 +60,8 @@ class TrainRun:
         shaping_gamma: discount of the shaping bonus (see `learner_env`): PPO's gamma
             for the policy-invariant form, 1 for a bonus that also rewards the
             pursuer's closeness (the evader's distance) every step.
+        wall_shaping: weight of the evader's wall-clearance shortfall in the shaping
+            potential (`car_tag_distance_potential`'s `wall_weight`; 0: distance only).
         eval_episodes: episodes per evaluation match.
         checkpoint_every: chunks between checkpoints.
         env: the environment ("car_tag").
@@ -77,6 +79,7 @@ class TrainRun:
     config: dict[str, Any] = field(default_factory=dict)
     shaping: float = 0.0
     shaping_gamma: float = 1.0
+    wall_shaping: float = 0.0
     eval_episodes: int = 256
     checkpoint_every: int = 10
     env: str = "car_tag"
@@ -91,6 +94,8 @@ class TrainRun:
         get_interface(self.interface).check_role(self.role)
         if not 0.0 < self.shaping_gamma <= 1.0:
             raise ValueError(f"--shaping-gamma must be in (0, 1], got {self.shaping_gamma}")
+        if self.wall_shaping < 0.0:
+            raise ValueError(f"--wall-shaping must be >= 0, got {self.wall_shaping}")
         for name in ("steps", "seeds", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
@@ -134,7 +139,9 @@ def train(
     console = Console(quiet=quiet)
     env, params = make(run.env, **run.game)
     opponent = resolve_policy(other_role(run.role), run.opponent)
-    view = learner_env(env, run.role, opponent, run.shaping, run.interface, run.shaping_gamma)
+    view = learner_env(
+        env, run.role, opponent, run.shaping, run.interface, run.shaping_gamma, run.wall_shaping
+    )
     setup = setup_learner(run.learner, run.config, run.steps, view, params, compiler_options)
     learner = SeedBatch(setup.trainer, run.seeds)
     out.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,12 @@ For each role (pursuer, then evader):
    (`--pursuer-shaping-gamma 1`), which with PPO's gamma 0.99 also pays a small
    reward for closeness every step; the evader's is discounted with PPO's gamma
    (`--evader-shaping-gamma 0.99`), which leaves the optimal policy unchanged (the
-   undiscounted one pays it for distance and holds it at fleeing). The pursuer
+   undiscounted one pays it for distance and holds it at fleeing), and its
+   potential also counts the evader's shortfall of clearance from the nearest wall
+   (`--evader-wall-shaping 2`, within 1.5 m): with distance alone the evader
+   learns to flee to a wall and is caught there (`--ablate-wall-shaping`, default:
+   the evader is trained a second time without the wall term, as the reference;
+   both report the share of their captures within 0.5 m of a wall). The pursuer
    learns through the `flat` interface (flattened observation, its steering as
    the action), the evader through
    `car_tag_evader_car_frame` (`--evader-interface`: extra features, velocity in
@@ -22,8 +27,9 @@ For each role (pursuer, then evader):
    Every `--eval-every-s` seconds of training the current policy (deterministic
    actions) is scored on held-out episodes; evaluation time is not counted in the
    training clock.
-3. The final policy is scored on `--eval-episodes` episodes; the target is met when
-   its mean exceeds the reference.
+3. The final policy is scored on `--eval-episodes` episodes. With `--seeds K` each
+   role trains K times from independent keys; the target is met when every
+   seed's final mean exceeds the reference.
 
 Throughput: steady env-steps/s of PPO training against the cheap `straight_flee` /
 `pure_pursuit` opponents (the learner's own cost) and against the lookahead opponent
@@ -35,7 +41,8 @@ planner is slower with per-env constants).
 Writes `benchmarks/results/train_cartag.json` and `train_cartag.png` (score vs
 training wall-clock, both roles, reference lines).
 
-    python benchmarks/train_cartag.py                 # ~30 min on 2 CPU cores
+    python benchmarks/train_cartag.py --seeds 2       # ~50 min on 2 CPU cores
+    python benchmarks/train_cartag.py                 # one seed per role, ~30 min
     python benchmarks/train_cartag.py --quick         # a ~3 min smoke run (targets not expected)
 """
 
@@ -55,11 +62,12 @@ import numpy as np
 from arenax.agent_evaluation import AgentEvaluator, mean_ci95
 from arenax.agents.car_tag import EVADERS, PURSUERS
 from arenax.agents.ppo import PPOConfig, make_train
-from arenax.agents.ppo.export import export_agent
+from arenax.agents.ppo.export import export_agent, to_policy
 from arenax.car_tag_training import learner_env, other_role
 from arenax.envs import make
 from arenax.envs.wrappers import WithoutObserve
 from arenax.plots import new_figure, save_figure
+from arenax.rollout import rollout
 from arenax.tournament import tournament
 
 RESULTS = Path(__file__).parent / "results"
@@ -107,15 +115,33 @@ def shaping_gamma(args, role: str) -> float:
     return args.evader_shaping_gamma if role == "evader" else args.pursuer_shaping_gamma
 
 
-def train_role(args, env, params, role: str, key, interface: str) -> dict:
+def wall_weight(args, role: str) -> float:
+    return args.evader_wall_shaping if role == "evader" else args.pursuer_wall_shaping
+
+
+def shaped_view(args, env, role: str, opponent, interface: str):
+    """The single-agent view `role` trains in, shaped as the arguments say."""
+    return learner_env(
+        env,
+        role,
+        opponent,
+        args.shaping,
+        interface,
+        shaping_gamma(args, role),
+        wall_weight(args, role),
+    )
+
+
+def train_role(args, env, params, role: str, key, interface: str, ref: dict | None = None) -> dict:
     """PPO for `role` against the strongest opponent under a wall-clock budget, through
-    the learner `interface`."""
+    the learner `interface`; `ref` (from `reference`) is measured here when not given."""
     opponent = (EVADERS if role == "pursuer" else PURSUERS)[STRONGEST[role]]
     config = ppo_config(args, role)
-    view = learner_env(env, role, opponent, args.shaping, interface, shaping_gamma(args, role))
+    view = shaped_view(args, env, role, opponent, interface)
     trainer = make_train(config, view, params)
     k_init, k_eval, k_ref, k_final = jax.random.split(key, 4)
-    ref = reference(env, params, role, opponent, args.eval_episodes, k_ref)
+    if ref is None:
+        ref = reference(env, params, role, opponent, args.eval_episodes, k_ref)
     print(f"[{role}] reference: best hand-written {ref['best']} scores {ref['best_score']:.3f}")
     print(f"[{role}] learner interface: {interface}")
 
@@ -157,10 +183,16 @@ def train_role(args, env, params, role: str, key, interface: str) -> dict:
         f"[{role}/{interface}] final {mean:.3f} ±{ci:.3f} vs reference "
         f"{ref['best_score']:.3f}: {verdict}"
     )
+    walls = {}
+    if role == "evader":
+        walls = captures_at_wall(env, params, to_policy(agent), k_final, args.eval_episodes)
+        print(f"[{role}/{interface}] {walls}")
     return {
+        **walls,
         "opponent": STRONGEST[role],
         "interface": interface,
         "shaping_gamma": shaping_gamma(args, role),
+        "wall_shaping": wall_weight(args, role),
         "reference": ref,
         "train_wall_clock_s": round(train_clock, 1),
         "env_steps": steps,
@@ -172,6 +204,56 @@ def train_role(args, env, params, role: str, key, interface: str) -> dict:
     }
 
 
+def train_seeds(args, env, params, role: str, key) -> dict:
+    """`train_role` for `args.seeds` independent seeds (the first on `key`, the others on
+    keys folded from it), all against one reference. The first seed's result carries the
+    curve; `seeds` lists every seed's final score, and the target is met when every seed
+    beats the reference."""
+    interface = interface_for(args, role)
+    first = train_role(args, env, params, role, key, interface)
+    runs = [first] + [
+        train_role(
+            args, env, params, role, jax.random.fold_in(key, i), interface, first["reference"]
+        )
+        for i in range(1, args.seeds)
+    ]
+    if role == "evader":
+        best = EVADERS[first["reference"]["best"]]
+        first["reference"]["walls"] = captures_at_wall(
+            env, params, best, jax.random.PRNGKey(args.seed), args.eval_episodes
+        )
+    finals = [r["final_score"] for r in runs]
+    above = sum(r["target_met"] for r in runs)
+    print(
+        f"[{role}] {above}/{len(runs)} seeds above the reference "
+        f"{first['reference']['best_score']:.3f}: " + ", ".join(f"{f:.3f}" for f in finals)
+    )
+    return {
+        **first,
+        "seeds": [
+            {k: r[k] for k in ("final_score", "final_ci95", "env_steps", "train_wall_clock_s")}
+            for r in runs
+        ],
+        "mean_final_score": float(np.mean(finals)),
+        "seeds_above_reference": above,
+        "target_met": above == len(runs),
+    }
+
+
+def captures_at_wall(env, params, evader, key, episodes: int) -> dict:
+    """How often `evader` is caught by the look-ahead pursuer, and the share of those
+    captures that happen within 0.5 m of a wall (a finished state is absorbing, so the
+    final evader position is where it was caught)."""
+    result = rollout(
+        env, params, {"pursuer": PURSUERS["lookahead"], "evader": evader}, key, episodes
+    )
+    final = jax.device_get(result.final_state)
+    clearance = np.min(float(params.arena_half_size) - np.abs(final.evader_pos), axis=-1)
+    caught = np.asarray(final.captured)
+    at_wall = float(np.mean(clearance[caught] < 0.5)) if caught.any() else 0.0
+    return {"captured": float(caught.mean()), "captures_within_0.5m_of_wall": at_wall}
+
+
 def with_lr(state, lr: float):
     """`state` with the step size of its next updates set to `lr` (no recompile: the
     step size is a traced hyper-parameter)."""
@@ -181,7 +263,7 @@ def with_lr(state, lr: float):
 def steady_rate(args, env, params, role: str, opponent, key, interface: str) -> float:
     """Env-steps/s of PPO training, compile excluded (one warm-up chunk, then three)."""
     config = ppo_config(args, role)
-    view = learner_env(env, role, opponent, args.shaping, interface, shaping_gamma(args, role))
+    view = shaped_view(args, env, role, opponent, interface)
     trainer = make_train(config, view, params)
     state = trainer.init(key)
     state, _ = trainer.train_chunk(state)
@@ -237,6 +319,16 @@ def plot(results: dict, path: Path) -> None:
         c = np.array([p["ci95"] for p in r["curve"]])
         ax.plot(x, y, color=color, lw=1.8, marker="o", ms=3, label=f"PPO {role} vs lookahead")
         ax.fill_between(x, y - c, y + c, color=color, alpha=0.2, lw=0)
+        others = r.get("seeds", [])[1:]
+        if others:
+            ax.scatter(
+                [o["train_wall_clock_s"] for o in others],
+                [o["final_score"] for o in others],
+                color=color,
+                marker="D",
+                s=18,
+                label=f"PPO {role}, other seeds (final)",
+            )
         ref = r["reference"]
         ax.axhline(
             ref["best_score"],
@@ -251,6 +343,12 @@ def plot(results: dict, path: Path) -> None:
         y = [p["score"] for p in flat["curve"]]
         ax.plot(x, y, color="tab:orange", lw=1.2, ls=":", marker="x", ms=3,
                 label="PPO evader, flat interface (reference)")  # fmt: skip
+    plain = results.get("wall_shaping_ablation", {}).get("evader")
+    if plain and plain["curve"]:
+        x = [p["train_s"] for p in plain["curve"]]
+        y = [p["score"] for p in plain["curve"]]
+        ax.plot(x, y, color="tab:red", lw=1.2, ls="--", marker="+", ms=4,
+                label="PPO evader, distance shaping only (reference)")  # fmt: skip
     ax.set_xlabel("training wall-clock, s (compile included)")
     ax.set_ylabel("score against the lookahead opponent")
     ax.set_ylim(0, 1)
@@ -290,8 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vf-clip-eps", type=float, default=0.2)
     parser.add_argument("--max-steps", type=int, default=10**9)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1, help="independent training runs per role")
     parser.add_argument("--pursuer-shaping-gamma", type=float, default=1.0)
     parser.add_argument("--evader-shaping-gamma", type=float, default=0.99)
+    parser.add_argument(
+        "--evader-wall-shaping",
+        type=float,
+        default=2.0,
+        help="weight of the evader's wall-clearance shortfall in the shaping potential",
+    )
+    parser.add_argument("--pursuer-wall-shaping", type=float, default=0.0)
     parser.add_argument(
         "--evader-interface",
         default="car_tag_evader_car_frame",
@@ -302,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also train the evader through the flat interface (reference)",
+    )
+    parser.add_argument(
+        "--ablate-wall-shaping",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train the evader with distance shaping alone (reference)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "train_cartag.json")
     return parser
@@ -333,12 +445,19 @@ def main() -> None:
     t0 = time.perf_counter()
     for role in [r.strip() for r in args.roles.split(",") if r.strip()]:
         key, k_train, k_rate = jax.random.split(key, 3)
-        results["roles"][role] = train_role(
-            args, env, params, role, k_train, interface_for(args, role)
-        )
+        results["roles"][role] = train_seeds(args, env, params, role, k_train)
         if role == "evader" and args.ablate_interface and args.evader_interface != "flat":
-            flat = train_role(args, env, params, role, k_train, "flat")
+            ref = results["roles"][role]["reference"]
+            flat = train_role(args, env, params, role, k_train, "flat", ref)
             results["interface_ablation"] = {"evader": flat}
+        if role == "evader" and args.ablate_wall_shaping and args.evader_wall_shaping != 0.0:
+            ref = results["roles"][role]["reference"]
+            distance_only = argparse.Namespace(**{**vars(args), "evader_wall_shaping": 0.0})
+            results["wall_shaping_ablation"] = {
+                "evader": train_role(
+                    distance_only, env, params, role, k_train, interface_for(args, role), ref
+                )
+            }
         results["learner_throughput"][role] = learner_throughput(args, env, params, role, k_rate)
         rates = results["learner_throughput"][role]
         strong = rates["vs_strongest"]

@@ -10,8 +10,10 @@ policy of the original one; only the learning signal gets denser. The env's
 `info` is untouched, so true scores (e.g. Car Tag's `evader_score`) stay
 visible in training metrics, and `info["shaping"]` carries the bonus.
 
-`car_tag_distance_potential(role)` is the natural potential for Car Tag:
-minus (pursuer) or plus (evader) the separation in arena widths.
+`car_tag_distance_potential(role, wall_weight)` is the natural potential for
+Car Tag: minus (pursuer) or plus (evader) the separation in arena widths, and,
+with `wall_weight` > 0, the evader's shortfall of clearance from the nearest
+wall counted against it (for the pursuer).
 """
 
 from __future__ import annotations
@@ -85,15 +87,31 @@ class PotentialShaping:
         return hash((type(self), self.coef, self.gamma))
 
 
-def car_tag_distance_potential(role: str) -> Potential:
-    """phi for a Car Tag single-agent view: -distance / arena width for the pursuer,
-    +distance / arena width for the evader (the game state is `state.env_state`)."""
+def car_tag_distance_potential(
+    role: str, wall_weight: float = 0.0, wall_margin: float = 1.5
+) -> Potential:
+    """phi for a Car Tag single-agent view (the game state is `state.env_state`):
+
+        phi = sign * (distance - wall_weight * max(wall_margin - clearance, 0)) / (2 L),
+
+    sign -1 for the pursuer and +1 for the evader, distance the pursuer-evader
+    separation, clearance the evader's distance to the nearest wall, L the arena
+    half-size (all m). The wall term says "a cornered evader is closer to capture":
+    distance shaping alone teaches the evader to flee to a wall, where its sidestep
+    is blocked (`benchmarks/train_cartag.py` measures both).
+    """
+    if wall_weight < 0.0 or wall_margin < 0.0:
+        raise ValueError(
+            f"wall_weight and wall_margin must be >= 0, got {wall_weight} and {wall_margin}"
+        )
     sign = -1.0 if role == "pursuer" else 1.0
 
     def potential(state: Any, params: Any) -> jax.Array:
         game = state.env_state
         gap = game.evader_pos - game.pursuer_pos
         distance = jnp.sqrt(jnp.sum(gap * gap))
-        return sign * distance / (2.0 * params.arena_half_size)
+        clearance = jnp.min(params.arena_half_size - jnp.abs(game.evader_pos))
+        cornered = wall_weight * jnp.maximum(wall_margin - clearance, 0.0)
+        return sign * (distance - cornered) / (2.0 * params.arena_half_size)
 
     return potential

@@ -5,11 +5,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
+from conftest import make_state
 
 from arenax.agents.car_tag import EVADERS, PURSUERS
 from arenax.envs import make
 from arenax.envs.shaping import PotentialShaping, car_tag_distance_potential
-from arenax.envs.single_agent import SingleAgentView
+from arenax.envs.single_agent import SingleAgentState, SingleAgentView
 
 
 def test_distance_shaping_telescopes_to_the_change_in_distance():
@@ -63,3 +65,25 @@ def test_a_discounted_bonus_telescopes_under_the_same_discount():
         discounted += gamma**t * float(info["shaping"])
     expected = gamma**10 * float(potential(state, params)) - phi0
     np.testing.assert_allclose(discounted, expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("evader", "shortfall"),
+    [((1.0, 0.0), 0.0), ((4.5, 0.0), 1.0), ((4.5, -4.9), 1.4), ((-3.5, 2.0), 0.0)],
+)
+def test_wall_term_counts_the_evaders_clearance_shortfall(evader, shortfall):
+    """phi = sign * (distance - w * max(1.5 - clearance, 0)) / (2 L), L = 5 m."""
+    _, params = make("car_tag")
+    game = make_state(pursuer_pos=(0.0, 0.0), evader_pos=evader)
+    state = SingleAgentState(env_state=game, opponent_obs=None, opponent_memory=())
+    distance = float(np.hypot(*evader))
+    for role, sign in (("evader", 1.0), ("pursuer", -1.0)):
+        phi = float(car_tag_distance_potential(role, wall_weight=2.0)(state, params))
+        plain = float(car_tag_distance_potential(role)(state, params))
+        np.testing.assert_allclose(phi, sign * (distance - 2.0 * shortfall) / 10.0, atol=1e-6)
+        np.testing.assert_allclose(plain, sign * distance / 10.0, atol=1e-6)
+
+
+def test_a_negative_wall_weight_is_refused():
+    with pytest.raises(ValueError, match="wall_weight and wall_margin must be >= 0"):
+        car_tag_distance_potential("evader", wall_weight=-1.0)

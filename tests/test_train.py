@@ -114,6 +114,7 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path):
         (["--resume", "nowhere"], "not a train run folder"),
         (["--interface", "polar"], "unknown learner interface 'polar'"),
         (["--shaping-gamma", "1.5"], "--shaping-gamma must be in (0, 1]"),
+        (["--wall-shaping", "-1"], "--wall-shaping"),
         (["--interface", "car_tag_evader_car_frame"], "is for the evader, not the pursuer"),
     ],
 )
