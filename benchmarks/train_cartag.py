@@ -108,7 +108,7 @@ def reference(env, params, role: str, opponent, episodes: int, key) -> dict:
 
 
 def interface_for(args, role: str) -> str:
-    return args.evader_interface if role == "evader" else "flat"
+    return args.evader_interface if role == "evader" else args.pursuer_interface
 
 
 def shaping_gamma(args, role: str) -> float:
@@ -337,12 +337,13 @@ def plot(results: dict, path: Path) -> None:
             lw=1,
             label=f"best hand-written {role} ({ref['best']})",
         )
-    flat = results.get("interface_ablation", {}).get("evader")
-    if flat and flat["curve"]:
-        x = [p["train_s"] for p in flat["curve"]]
-        y = [p["score"] for p in flat["curve"]]
-        ax.plot(x, y, color="tab:orange", lw=1.2, ls=":", marker="x", ms=3,
-                label="PPO evader, flat interface (reference)")  # fmt: skip
+    for role, color in (("pursuer", "tab:blue"), ("evader", "tab:orange")):
+        flat = results.get("interface_ablation", {}).get(role)
+        if flat and flat["curve"]:
+            x = [p["train_s"] for p in flat["curve"]]
+            y = [p["score"] for p in flat["curve"]]
+            ax.plot(x, y, color=color, lw=1.2, ls=":", marker="x", ms=3,
+                    label=f"PPO {role}, flat interface (reference)")  # fmt: skip
     plain = results.get("wall_shaping_ablation", {}).get("evader")
     if plain and plain["curve"]:
         x = [p["train_s"] for p in plain["curve"]]
@@ -404,16 +405,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="learner interface of the evader (arenax.envs.interfaces)",
     )
     parser.add_argument(
+        "--pursuer-interface",
+        default="flat",
+        help="learner interface of the pursuer (arenax.envs.interfaces)",
+    )
+    parser.add_argument(
         "--ablate-interface",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also train the evader through the flat interface (reference)",
+        help="also train each role whose interface is not flat through flat (reference)",
     )
     parser.add_argument(
         "--ablate-wall-shaping",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also train the evader with distance shaping alone (reference)",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the results of roles not run from the existing --out file",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "train_cartag.json")
     return parser
@@ -431,25 +442,31 @@ def main() -> None:
 
     env, params = make("car_tag")
     device = f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}"
-    results = {
-        "device": device,
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "jax": jax.__version__,
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "ppo_config": {role: ppo_config(args, role).to_dict() for role in ("pursuer", "evader")},
-        "roles": {},
-        "learner_throughput": {},
-    }
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    results = {"roles": {}, "learner_throughput": {}, "ppo_config": {}}
+    if args.update and args.out.exists():
+        results = json.loads(args.out.read_text())
+    results.update(
+        device=device,
+        cpu_count=os.cpu_count(),
+        machine=platform.machine(),
+        jax=jax.__version__,
+        settings=settings,
+    )
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    results["ppo_config"].update({role: ppo_config(args, role).to_dict() for role in roles})
     key = jax.random.PRNGKey(args.seed)
     t0 = time.perf_counter()
-    for role in [r.strip() for r in args.roles.split(",") if r.strip()]:
+    for role in roles:
         key, k_train, k_rate = jax.random.split(key, 3)
+        for ablation in ("interface_ablation", "wall_shaping_ablation"):
+            results.get(ablation, {}).pop(role, None)  # an --update replaces them too
         results["roles"][role] = train_seeds(args, env, params, role, k_train)
-        if role == "evader" and args.ablate_interface and args.evader_interface != "flat":
+        results["roles"][role]["settings"] = settings
+        if args.ablate_interface and interface_for(args, role) != "flat":
             ref = results["roles"][role]["reference"]
             flat = train_role(args, env, params, role, k_train, "flat", ref)
-            results["interface_ablation"] = {"evader": flat}
+            results.setdefault("interface_ablation", {})[role] = flat
         if role == "evader" and args.ablate_wall_shaping and args.evader_wall_shaping != 0.0:
             ref = results["roles"][role]["reference"]
             distance_only = argparse.Namespace(**{**vars(args), "evader_wall_shaping": 0.0})
@@ -470,7 +487,7 @@ def main() -> None:
         )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")  # partial, after each role
-    results["total_wall_clock_s"] = round(time.perf_counter() - t0, 1)
+    results["total_wall_clock_s"] = round(time.perf_counter() - t0, 1)  # of this run
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, args.out.with_suffix(".png"))

@@ -75,8 +75,9 @@ def interface_name(env: Any) -> str:
 def interfaces() -> dict[str, Interface]:
     """Every registered interface by name."""
     from arenax.envs.car_tag.evader_frame import EVADER_CAR_FRAME
+    from arenax.envs.car_tag.pursuer_frame import PURSUER_CAR_FRAME
 
-    return {i.name: i for i in (FLAT, EVADER_CAR_FRAME)}
+    return {i.name: i for i in (FLAT, EVADER_CAR_FRAME, PURSUER_CAR_FRAME)}
 
 
 def get_interface(interface: str | Interface) -> Interface:
