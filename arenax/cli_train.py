@@ -61,9 +61,10 @@ WallShapingOption = Annotated[
 InterfaceOption = Annotated[
     str,
     typer.Option(
-        help="Learner interface: flat (the flattened observation, world-frame actions) or "
+        help="Learner interface: flat (the flattened observation, world-frame actions), "
         "car_tag_evader_car_frame (evader only: extra features, actions in the car's heading "
-        "frame, so a sidestep is one constant action)."
+        "frame, so a sidestep is one constant action) or car_tag_pursuer_car_frame (pursuer "
+        "only: extra features in its own frame, the evader's bearing among them)."
     ),
 ]
 EvalOption = Annotated[int, typer.Option(min=1, help="Episodes per evaluation match.")]

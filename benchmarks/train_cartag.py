@@ -19,11 +19,13 @@ For each role (pursuer, then evader):
    learns to flee to a wall and is caught there (`--ablate-wall-shaping`, default:
    the evader is trained a second time without the wall term, as the reference;
    both report the share of their captures within 0.5 m of a wall). The pursuer
-   learns through the `flat` interface (flattened observation, its steering as
-   the action), the evader through
-   `car_tag_evader_car_frame` (`--evader-interface`: extra features, velocity in
-   the car's heading frame); with `--ablate-interface` (default) the evader is
-   trained a second time through `flat`, as the reference for that choice.
+   learns through the `flat` interface (`--pursuer-interface`: flattened
+   observation, its steering as the action; or `car_tag_pursuer_car_frame`, extra
+   features in its own frame), the evader through `car_tag_evader_car_frame`
+   (`--evader-interface`: extra features, velocity in the car's heading frame);
+   with `--ablate-interface` (default) a role whose interface is not `flat` is
+   trained a second time through `flat` (first seed), as the reference for that
+   choice.
    Every `--eval-every-s` seconds of training the current policy (deterministic
    actions) is scored on held-out episodes; evaluation time is not counted in the
    training clock.
@@ -41,8 +43,9 @@ planner is slower with per-env constants).
 Writes `benchmarks/results/train_cartag.json` and `train_cartag.png` (score vs
 training wall-clock, both roles, reference lines).
 
-    python benchmarks/train_cartag.py --seeds 2       # ~50 min on 2 CPU cores
-    python benchmarks/train_cartag.py                 # one seed per role, ~30 min
+    python benchmarks/train_cartag.py --seeds 2       # ~55 min on 2 CPU cores
+    python benchmarks/train_cartag.py                 # one seed per role, ~35 min
+    python benchmarks/train_cartag.py --roles pursuer --update ...  # rerun one role
     python benchmarks/train_cartag.py --quick         # a ~3 min smoke run (targets not expected)
 """
 
