@@ -311,6 +311,16 @@ def learner_throughput(args, env, params, role: str, key) -> dict:
     }
 
 
+def plot_reference_curve(ax, result: dict | None, color: str, ls: str, marker: str, label: str):
+    """The learning curve of a reference training run (an ablation), when there is one."""
+    if result and result["curve"]:
+        x = [p["train_s"] for p in result["curve"]]
+        y = [p["score"] for p in result["curve"]]
+        ax.plot(
+            x, y, color=color, lw=1.2, ls=ls, marker=marker, ms=3.5, label=f"{label} (reference)"
+        )
+
+
 def plot(results: dict, path: Path) -> None:
     fig, ax = new_figure((6.5, 4.0))
     for role, color in (("pursuer", "tab:blue"), ("evader", "tab:orange")):
@@ -342,17 +352,9 @@ def plot(results: dict, path: Path) -> None:
         )
     for role, color in (("pursuer", "tab:blue"), ("evader", "tab:orange")):
         flat = results.get("interface_ablation", {}).get(role)
-        if flat and flat["curve"]:
-            x = [p["train_s"] for p in flat["curve"]]
-            y = [p["score"] for p in flat["curve"]]
-            ax.plot(x, y, color=color, lw=1.2, ls=":", marker="x", ms=3,
-                    label=f"PPO {role}, flat interface (reference)")  # fmt: skip
+        plot_reference_curve(ax, flat, color, ":", "x", f"PPO {role}, flat interface")
     plain = results.get("wall_shaping_ablation", {}).get("evader")
-    if plain and plain["curve"]:
-        x = [p["train_s"] for p in plain["curve"]]
-        y = [p["score"] for p in plain["curve"]]
-        ax.plot(x, y, color="tab:red", lw=1.2, ls="--", marker="+", ms=4,
-                label="PPO evader, distance shaping only (reference)")  # fmt: skip
+    plot_reference_curve(ax, plain, "tab:red", "--", "+", "PPO evader, distance shaping only")
     ax.set_xlabel("training wall-clock, s (compile included)")
     ax.set_ylabel("score against the lookahead opponent")
     ax.set_ylim(0, 1)
@@ -466,12 +468,11 @@ def main() -> None:
             results.get(ablation, {}).pop(role, None)  # an --update replaces them too
         results["roles"][role] = train_seeds(args, env, params, role, k_train)
         results["roles"][role]["settings"] = settings
+        ref = results["roles"][role]["reference"]
         if args.ablate_interface and interface_for(args, role) != "flat":
-            ref = results["roles"][role]["reference"]
             flat = train_role(args, env, params, role, k_train, "flat", ref)
             results.setdefault("interface_ablation", {})[role] = flat
         if role == "evader" and args.ablate_wall_shaping and args.evader_wall_shaping != 0.0:
-            ref = results["roles"][role]["reference"]
             distance_only = argparse.Namespace(**{**vars(args), "evader_wall_shaping": 0.0})
             results["wall_shaping_ablation"] = {
                 "evader": train_role(

@@ -31,6 +31,12 @@ def flatten_observation(obs: Any) -> jax.Array:
     return jnp.concatenate([jnp.ravel(x).astype(jnp.float32) for x in leaves])
 
 
+def pass_action(action: jax.Array, obs: Any) -> jax.Array:
+    """`to_env_action` of interfaces whose network outputs the game's own action."""
+    del obs
+    return action
+
+
 @dataclass(frozen=True)
 class Interface:
     """A named pair of mappings between a game and a network.
@@ -61,7 +67,7 @@ class Interface:
 FLAT = Interface(
     name="flat",
     features=flatten_observation,
-    to_env_action=lambda action, obs: action,
+    to_env_action=pass_action,
     description="the flattened observation in, the game's own action out",
     uses_observation_for_action=False,
 )

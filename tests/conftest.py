@@ -141,3 +141,9 @@ def scan_steps(env):
         return states, rewards, dones
 
     return jax.jit(run)
+
+
+def assert_trees_close(a, b, atol: float = 1e-6) -> None:
+    """Two pytrees have the same structure and leaves equal within `atol`."""
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(x, y, atol=atol)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import make_state
+from conftest import assert_trees_close, make_state
 
 from arenax.agents.car_tag import PURSUERS
 from arenax.agents.ppo import PPOConfig, load_agent, make_train, save_agent, to_policy
@@ -63,8 +63,7 @@ def test_view_plays_car_frame_actions_as_world_velocities(env):
     step_key = jax.random.key(5)
     _, by_line, *_ = line.step(step_key, state, action, params)
     _, by_world, *_ = world.step(step_key, same_state, velocity, params)
-    for a, b in zip(jax.tree.leaves(by_line), jax.tree.leaves(by_world), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert_trees_close(by_line, by_world)
 
 
 def test_interfaces_reject_unknown_names_and_the_wrong_role(env):

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import make_state
+from conftest import assert_trees_close, make_state
 
 from arenax.agents.car_tag import EVADERS
 from arenax.envs.car_tag import observe
@@ -51,8 +51,7 @@ def test_a_view_through_it_steers_like_flat(env):
     action = jnp.array([0.4])
     _, by_frame, *_ = framed.step(jax.random.key(5), state, action, params)
     _, by_flat, *_ = flat.step(jax.random.key(5), same, action, params)
-    for a, b in zip(jax.tree.leaves(by_frame), jax.tree.leaves(by_flat), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert_trees_close(by_frame, by_flat)
 
 
 def test_it_is_registered_for_the_pursuer_only(env):

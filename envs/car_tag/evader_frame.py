@@ -40,16 +40,28 @@ def into_frame(vector: jax.Array, axis: jax.Array) -> jax.Array:
     )
 
 
+def separation_features(relative: jax.Array, half_size: jax.Array) -> jax.Array:
+    """(..., 6) features of the evader's position `relative` (..., 2) to the car, in the
+    car's frame, m: distance / L, 1 / (distance + 0.2 m), the unit direction (2) and
+    `relative` / L (2), with L the arena half-size `half_size` (...)."""
+    distance = jnp.sqrt(jnp.sum(relative * relative, axis=-1))
+    return jnp.concatenate(
+        [
+            jnp.stack([distance / half_size, 1.0 / (distance + 0.2)], -1),
+            relative / (distance[..., None] + 1e-6),
+            relative / half_size[..., None],
+        ],
+        -1,
+    )
+
+
 def car_frame_features(obs: CarTagObs) -> jax.Array:
     """(..., 31) network input for the evader's observation `obs`."""
     nose = heading_vector(obs.opp_heading)
     relative = into_frame(obs.own_pos - obs.opp_pos, nose)
-    distance = jnp.sqrt(jnp.sum(relative * relative, axis=-1))
     scale = obs.arena_half_size[..., None]
     extra = [
-        jnp.stack([distance / obs.arena_half_size, 1.0 / (distance + 0.2)], -1),
-        relative / (distance[..., None] + 1e-6),
-        relative / scale,
+        separation_features(relative, obs.arena_half_size),
         into_frame(obs.own_pos, nose) / scale,
         into_frame(obs.own_vel, nose) / obs.pursuer_speed[..., None],
     ]

@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 
 from arenax.envs.car_tag.dynamics import heading_vector
-from arenax.envs.car_tag.evader_frame import into_frame
+from arenax.envs.car_tag.evader_frame import into_frame, separation_features
 from arenax.envs.car_tag.observation import OBS_FLAT_SIZE, CarTagObs
-from arenax.envs.interfaces import Interface
+from arenax.envs.interfaces import Interface, pass_action
 
 FEATURE_SIZE = OBS_FLAT_SIZE + 11
 
@@ -33,13 +33,13 @@ def pursuer_frame_features(obs: CarTagObs) -> jax.Array:
     """(..., 32) network input for the pursuer's observation `obs`."""
     nose = heading_vector(obs.own_heading)
     relative = into_frame(obs.opp_pos - obs.own_pos, nose)
-    distance = jnp.sqrt(jnp.sum(relative * relative, axis=-1))
+    separation = separation_features(relative, obs.arena_half_size)
     bearing = jnp.arctan2(relative[..., 1], relative[..., 0])
     scale = obs.arena_half_size[..., None]
     extra = [
-        jnp.stack([distance / obs.arena_half_size, 1.0 / (distance + 0.2), bearing / math.pi], -1),
-        relative / (distance[..., None] + 1e-6),
-        relative / scale,
+        separation[..., :2],
+        (bearing / math.pi)[..., None],
+        separation[..., 2:],
         into_frame(obs.opp_vel, nose) / obs.pursuer_speed[..., None],
         into_frame(obs.own_pos, nose) / scale,
     ]
@@ -49,7 +49,7 @@ def pursuer_frame_features(obs: CarTagObs) -> jax.Array:
 PURSUER_CAR_FRAME = Interface(
     name="car_tag_pursuer_car_frame",
     features=pursuer_frame_features,
-    to_env_action=lambda action, obs: action,
+    to_env_action=pass_action,
     description="Car Tag pursuer: extra features in its own heading frame (the evader's bearing)",
     uses_observation_for_action=False,
     role="pursuer",
