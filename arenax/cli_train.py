@@ -9,6 +9,7 @@ import typer
 
 from arenax.errors import friendly_errors
 from arenax.overrides import parse_overrides, parse_typed_overrides
+from arenax.param_anneal import parse_anneal
 from arenax.runs import new_run_dir
 
 train_app = typer.Typer(
@@ -67,6 +68,18 @@ InterfaceOption = Annotated[
         "only: extra features in its own frame, the evader's bearing among them)."
     ),
 ]
+AnnealOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--anneal",
+        help="Curriculum NAME=START, repeatable: the Car Tag parameter starts at START and "
+        "moves linearly to the game's value over --anneal-fraction of the steps "
+        "(e.g. capture_radius=0.6 lets a pursuer's first captures come by chance).",
+    ),
+]
+AnnealFractionOption = Annotated[
+    float, typer.Option(help="Share of the steps over which --anneal runs, in (0, 1].")
+]
 EvalOption = Annotated[int, typer.Option(min=1, help="Episodes per evaluation match.")]
 TensorboardOption = Annotated[bool, typer.Option(help="Also write TensorBoard event files.")]
 GifOption = Annotated[bool, typer.Option(help="Render a GIF of the final policy.")]
@@ -119,7 +132,12 @@ def _launch(learner: str, resume: Path | None, out: Path | None, flags: dict, **
         train(run, resume, resume=True, **flags)
         return
     run = TrainRun(learner=learner, **fields)
-    # Validate the learner's config before creating a run folder.
+    # Validate the game, opponent, curriculum and learner config before creating a run folder.
+    from arenax.car_tag_training import other_role, resolve_policy
+    from arenax.envs import make
+
+    run.curriculum().check(make(run.env, **run.game)[1])
+    resolve_policy(other_role(run.role), run.opponent)
     if learner == "es":
         from arenax.learner_setup import es_config
 
@@ -145,6 +163,8 @@ def ppo_command(
     shaping_gamma: ShapingGammaOption = 1.0,
     wall_shaping: WallShapingOption = 0.0,
     interface: InterfaceOption = "flat",
+    anneal: AnnealOption = None,
+    anneal_fraction: AnnealFractionOption = 0.5,
     eval_episodes: EvalOption = 256,
     checkpoint_every: CheckpointOption = 10,
     out: OutOption = None,
@@ -172,6 +192,8 @@ def ppo_command(
         shaping_gamma=shaping_gamma,
         wall_shaping=wall_shaping,
         interface=interface,
+        anneal=parse_anneal(anneal),
+        anneal_fraction=anneal_fraction,
         eval_episodes=eval_episodes,
         checkpoint_every=checkpoint_every,
         env=env,

@@ -34,6 +34,7 @@ from arenax.car_tag_training import (
 )
 from arenax.envs.interfaces import get_interface
 from arenax.metrics_log import MetricsLog
+from arenax.param_anneal import ParamAnneal
 from arenax.runs import write_json
 from arenax.training_loop import ChunkPlan, SeedBatch, run_chunks
 
@@ -62,6 +63,10 @@ class TrainRun:
             pursuer's closeness (the evader's distance) every step.
         wall_shaping: weight of the evader's wall-clearance shortfall in the shaping
             potential (`car_tag_distance_potential`'s `wall_weight`; 0: distance only).
+        anneal: a curriculum (PPO only): game parameter -> its value at the start of
+            training, moving linearly to the game's value (`game` or the default)
+            over the first `anneal_fraction` of the steps (`arenax.param_anneal`).
+        anneal_fraction: share of the steps over which `anneal` runs.
         eval_episodes: episodes per evaluation match.
         checkpoint_every: chunks between checkpoints.
         env: the environment ("car_tag").
@@ -80,6 +85,8 @@ class TrainRun:
     shaping: float = 0.0
     shaping_gamma: float = 1.0
     wall_shaping: float = 0.0
+    anneal: dict[str, float] = field(default_factory=dict)
+    anneal_fraction: float = 0.5
     eval_episodes: int = 256
     checkpoint_every: int = 10
     env: str = "car_tag"
@@ -96,9 +103,15 @@ class TrainRun:
             raise ValueError(f"--shaping-gamma must be in (0, 1], got {self.shaping_gamma}")
         if self.wall_shaping < 0.0:
             raise ValueError(f"--wall-shaping must be >= 0, got {self.wall_shaping}")
+        if self.anneal and self.learner != "ppo":
+            raise ValueError("--anneal needs a learner that keeps its env params in its state: ppo")
+        self.curriculum()
         for name in ("steps", "seeds", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+
+    def curriculum(self) -> ParamAnneal:
+        return ParamAnneal(self.anneal, self.anneal_fraction)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -138,6 +151,8 @@ def train(
 
     console = Console(quiet=quiet)
     env, params = make(run.env, **run.game)
+    anneal = run.curriculum()
+    anneal.check(params)
     opponent = resolve_policy(other_role(run.role), run.opponent)
     view = learner_env(
         env, run.role, opponent, run.shaping, run.interface, run.shaping_gamma, run.wall_shaping
@@ -180,6 +195,11 @@ def train(
             start,
             run.seeds,
             quiet,
+            before_chunk=(
+                (lambda state, done: anneal.apply(state, params, done / setup.total))
+                if anneal
+                else None
+            ),
         )
     log.close()
     if end < setup.total:

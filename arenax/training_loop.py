@@ -132,6 +132,7 @@ def run_chunks(
     num_seeds: int | None = None,
     quiet: bool = False,
     on_chunk: Callable[[Any, Any, int], None] | None = None,
+    before_chunk: Callable[[Any, int], Any] | None = None,
 ) -> Any:
     """Train from iteration `start` to `plan.total`; returns the final state.
 
@@ -145,6 +146,8 @@ def run_chunks(
         num_seeds: K when the state is seed-batched (metrics leaves (K, n)).
         quiet: no progress bar.
         on_chunk: called as `on_chunk(state, metrics, done)` after each chunk.
+        before_chunk: `before_chunk(state, done) -> state` runs before each chunk
+            (e.g. a curriculum moving the env params, `arenax.param_anneal`).
     """
     sizes = plan.chunk_sizes(start)
     done = start
@@ -167,6 +170,8 @@ def run_chunks(
             summary="",
         )
         for index, size in enumerate(sizes, start=1):
+            if before_chunk is not None:
+                state = before_chunk(state, done)
             state, metrics = learner.train_chunk(state, size)
             metrics = jax.device_get(metrics)
             done += size

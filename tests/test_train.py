@@ -84,6 +84,8 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path):
         game={"horizon": 30},
         config=TINY_PPO,
         checkpoint_every=1,
+        anneal={"capture_radius": 0.6},  # the curriculum's state resumes too
+        anneal_fraction=0.5,
     )
     whole, split = tmp_path / "whole", tmp_path / "split"
     train(run, whole, quiet=True, evaluate=False, compiler_options=FAST)
@@ -116,6 +118,9 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path):
         (["--shaping-gamma", "1.5"], "--shaping-gamma must be in (0, 1]"),
         (["--wall-shaping", "-1"], "--wall-shaping"),
         (["--interface", "car_tag_evader_car_frame"], "is for the evader, not the pursuer"),
+        (["--anneal", "capture_radios=0.6"], "cannot anneal 'capture_radios'"),
+        (["--anneal", "capture_radius=wide"], "'wide' is not a number"),
+        (["--anneal", "capture_radius=0.6", "--anneal-fraction", "0"], "anneal fraction"),
     ],
 )
 def test_train_ppo_cli_rejects_bad_input(tmp_path, args, message):
@@ -124,6 +129,7 @@ def test_train_ppo_cli_rejects_bad_input(tmp_path, args, message):
     )
     assert result.exit_code == 2, result.output
     assert message in result.output
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(
