@@ -15,9 +15,10 @@ Modes:
   combination is farthest from those of the archive's generated programs.
 - "improve": mutate the parent's genome (Gaussian parameter steps, block
   swaps, blocks added or dropped); with two generated parents, cross them
-  over first. A parent without an embedded genome (hand-written or FM
-  source) seeds a genome from the blocks its source shows (`infer_genome`),
-  which is then mutated; no parents gives a fresh genome.
+  over first. A hand-written evader parent gives its own settings as a
+  genome (`offline_known`); any other parent without an embedded genome
+  (hand-written pursuers, FM source) seeds one from the blocks its source shows
+  (`infer_genome`); either is then mutated. No parents gives a fresh genome.
 - "repair": the failed source's genome simplified (look-ahead halved after a
   time or compile error, else the costliest optional block dropped); a
   failed source without a genome gives a fresh, simple genome.
@@ -48,6 +49,7 @@ from arenax.search.offline_genome import (
     signature_distance,
     simplify,
 )
+from arenax.search.offline_known import known_genome
 from arenax.search.offline_pursuer import render_pursuer
 from arenax.search.offline_render import parse_genome
 from arenax.search.proposal import Proposal, ProposalRequest, Usage
@@ -232,10 +234,15 @@ class OfflineGenerator:
             return mutate(child, rng, scale=0.1), "crossover of two parents, then mutation"
         if own:
             return mutate(own[0], rng), "mutation of the parent"
-        seeded = infer_genome(request.parents[0].source, request.role, rng)
+        parent = request.parents[0]
+        known = known_genome(parent.source, request.role)
+        if known is not None:
+            return mutate(constrain(known, rng), rng), (
+                f"genome of hand-written parent {parent.name!r} (its own settings), then mutated"
+            )
+        seeded = infer_genome(parent.source, request.role, rng)
         return mutate(seeded, rng), (
-            f"genome seeded from the blocks of foreign parent {request.parents[0].name!r},"
-            " then mutated"
+            f"genome seeded from the blocks of foreign parent {parent.name!r}, then mutated"
         )
 
     def _repair(self, request: ProposalRequest, rng: np.random.Generator) -> tuple[Genome, str]:

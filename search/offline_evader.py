@@ -67,12 +67,15 @@ def _walls(m: Module, block: dict) -> str:
     margin = m.const("WALL_MARGIN", block["margin"], "m")
     m.add(f'''
         def wall_push(obs):
-            """Push (2,) off walls closer than {margin}: 0 at the margin, 1 at the wall."""
+            """Push (2,) off walls closer than {margin}: (margin / gap)^2 - 1 per wall, so 0 at
+            the margin, 3 at half of it, capped at 25 (the hand-written evaders' field)."""
             half = obs.arena_half_size
             margin = jnp.minimum({margin}, 0.45 * half)
-            near_low = jnp.maximum(1.0 - (obs.own_pos + half) / margin, 0.0)
-            near_high = jnp.maximum(1.0 - (half - obs.own_pos) / margin, 0.0)
-            return near_low**2 - near_high**2
+            gap_low = jnp.maximum(obs.own_pos + half, 1e-2)
+            gap_high = jnp.maximum(half - obs.own_pos, 1e-2)
+            push_low = jnp.clip((margin / gap_low) ** 2 - 1.0, 0.0, 25.0)
+            push_high = jnp.clip((margin / gap_high) ** 2 - 1.0, 0.0, 25.0)
+            return push_low - push_high
     ''')
     m.sentences.append(f"pushed off walls closer than {number(block['margin'])} m")
     return f"{m.const('WALL_STRENGTH', block['strength'])} * wall_push(obs)"

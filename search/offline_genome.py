@@ -165,7 +165,9 @@ EVADER_SLOTS: dict[str, Slot] = {
             "arc": {"weight": Real(0.5, 1.5), "lead_time": Real(0.2, 1.5)},
         }
     ),
-    "walls": Slot({"repel": {"margin": Real(0.8, 3.0), "strength": Real(0.3, 3.0)}}, 0.6),
+    # Weight of an inverse-square push (see `offline_evader._walls`): 0.5 is the hand-written
+    # evaders' field. Likely, since an evader that flees into a wall is caught there.
+    "walls": Slot({"repel": {"margin": Real(0.8, 3.0), "strength": Real(0.1, 1.5)}}, 0.8),
     "centre": Slot({"pull": {"weight": Real(0.1, 0.8)}}, 0.4),
     "orbit": Slot({"tangent": {"range": Real(1.0, 4.0), "weight": Real(0.3, 1.5)}}, 0.3),
     "regroup": Slot({"far": {"distance": Real(3.0, 7.0)}}, 0.2),

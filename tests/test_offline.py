@@ -9,6 +9,7 @@ beats a random-steering one.
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import re
 
@@ -21,7 +22,15 @@ from arenax.agents.car_tag import EVADERS, PURSUERS
 from arenax.envs import make
 from arenax.policy import Policy
 from arenax.search.offline import OfflineGenerator, infer_genome, render
-from arenax.search.offline_genome import SLOTS, crossover, random_genome, signature, validate
+from arenax.search.offline_genome import (
+    SLOTS,
+    constrain,
+    crossover,
+    random_genome,
+    signature,
+    validate,
+)
+from arenax.search.offline_known import KNOWN_EVADERS, known_genome
 from arenax.search.offline_render import parse_genome
 from arenax.search.program import Program, check_source, load_policy
 from arenax.search.proposal import ProgramSummary, ProposalRequest, Usage
@@ -205,8 +214,53 @@ def test_foreign_parents_seed_a_genome_from_their_blocks():
     proposal = OfflineGenerator().propose(
         ProposalRequest("evader", "improve", parents=(foreign("evader", "swerve"),), seed=0)
     )
-    assert "foreign parent 'swerve'" in json.loads(proposal.raw)["operation"]
+    assert (
+        "hand-written parent 'swerve' (its own settings)" in json.loads(proposal.raw)["operation"]
+    )
     check_source(proposal.source)
+    proposal = OfflineGenerator().propose(
+        ProposalRequest("pursuer", "improve", parents=(foreign("pursuer", "lookahead"),), seed=0)
+    )
+    assert "foreign parent 'lookahead'" in json.loads(proposal.raw)["operation"]
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_EVADERS))
+def test_hand_written_evaders_known_as_genomes_render_valid_programs(name):
+    genome = known_genome(EVADERS[name].source, "evader")
+    assert genome is not None and genome["blocks"] == KNOWN_EVADERS[name]
+    assert constrain(copy.deepcopy(genome), np.random.default_rng(0)) == genome  # in range
+    check_source(render(genome))
+    genome["blocks"]["flee"]["weight"] = 0.7  # a copy: the table is untouched
+    assert KNOWN_EVADERS[name]["flee"]["weight"] == 1.0
+
+
+def test_only_exact_hand_written_evader_sources_are_known():
+    assert known_genome(EVADERS["swerve"].source + "\n# edited\n", "evader") is None
+    assert known_genome(EVADERS["jink"].source, "evader") is None  # not expressible
+    assert known_genome(PURSUERS["pure_pursuit"].source, "pursuer") is None
+    assert KNOWN_EVADERS["swerve"]["sidestep"]["trigger"] == 1.2  # the swerve's own trigger
+
+
+def test_known_swerve_genome_plays_like_the_hand_written_swerve():
+    """Rendered from its table entry, the swerve evades proportional navigation (which
+    catches a plain flee) about as well as the hand-written program does."""
+    env, params = make("car_tag", horizon=120)
+    genome = known_genome(EVADERS["swerve"].source, "evader")
+    rendered = load_policy(Program("known_swerve", "evader", render(genome)))
+    evaders = [rendered, EVADERS["swerve"], EVADERS["straight_flee"]]
+    result = tournament(
+        env,
+        params,
+        evaders,
+        [PURSUERS["proportional_navigation"]],
+        jax.random.PRNGKey(3),
+        32,
+        row_role="evader",
+        col_role="pursuer",
+    )
+    known, hand, plain = (float(v) for v in result.mean[:, 0])
+    assert abs(known - hand) < 0.1, (known, hand)
+    assert known > plain + 0.1, (known, plain)
 
 
 def test_repair_simplifies_the_failed_program():
