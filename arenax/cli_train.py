@@ -274,6 +274,7 @@ def selfplay_command(
         ),
     ] = None,
     shaping: ShapingOption = 0.0,
+    wall_shaping: WallShapingOption = 0.0,
     eval_episodes: EvalOption = 256,
     exploit_steps: Annotated[
         int,
@@ -322,6 +323,7 @@ def selfplay_command(
         ppo=parse_typed_overrides(PPOConfig(), config, "PPOConfig"),
         selfplay=pool_overrides,
         shaping=shaping,
+        wall_shaping=wall_shaping,
         eval_episodes=eval_episodes,
         exploit_steps=exploit_steps,
         checkpoint_every=checkpoint_every,

@@ -43,7 +43,10 @@ class SelfPlayRun:
         ppo: `PPOConfig` overrides shared by both roles.
         selfplay: `SelfPlayConfig` overrides (pool_capacity, snapshot_every,
             latest_prob, updates_per_iteration, iterations_per_chunk).
-        shaping: distance-shaping weight for both learners.
+        shaping: distance-shaping weight for both learners, and for the best
+            responses of the exploitability figures.
+        wall_shaping: weight of the evader's wall-clearance shortfall in its
+            shaping potential (self-play and the evader best responses).
         eval_episodes: episodes per evaluation match.
         exploit_steps: env-step budget of each best response (0: skip exploitability).
         checkpoint_every: chunks between checkpoints.
@@ -56,6 +59,7 @@ class SelfPlayRun:
     ppo: dict[str, Any] = field(default_factory=dict)
     selfplay: dict[str, Any] = field(default_factory=dict)
     shaping: float = 0.0
+    wall_shaping: float = 0.0
     eval_episodes: int = 256
     exploit_steps: int = 500_000
     checkpoint_every: int = 10
@@ -75,6 +79,7 @@ class SelfPlayRun:
             ppo=PPOConfig(**self.ppo),
             total_timesteps=int(self.steps),
             shaping=float(self.shaping),
+            wall_shaping=float(self.wall_shaping),
             **self.selfplay,
         )
 
@@ -191,6 +196,8 @@ def _report(env, params, run, policies, out, gif, console) -> dict[str, Any]:
                     response_config,
                     jax.random.fold_in(key, 7 + k),
                     run.eval_episodes,
+                    shaping=run.shaping,
+                    wall_shaping=run.wall_shaping,
                 )
                 exploitability.append({"seed": k, **found.to_dict()})
         write_json(out / "exploitability.json", exploitability)

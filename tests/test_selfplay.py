@@ -324,4 +324,8 @@ def test_exploitability_helpers_return_sane_numbers(run):
     json.dumps(scores.to_dict())
     with pytest.raises(ValueError, match="unknown role"):
         score_vs_strategies(env, game, "chaser", pursuer, jax.random.PRNGKey(5), 4)
+    with pytest.raises(ValueError, match="wall_shaping must be >= 0"):
+        best_response_score(
+            env, game, "pursuer", pursuer, budget, jax.random.PRNGKey(4), wall_shaping=-1.0
+        )
     assert default_strategies(env, "pursuer").keys() == PURSUERS.keys()

@@ -87,3 +87,17 @@ def test_wall_term_counts_the_evaders_clearance_shortfall(evader, shortfall):
 def test_a_negative_wall_weight_is_refused():
     with pytest.raises(ValueError, match="wall_weight and wall_margin must be >= 0"):
         car_tag_distance_potential("evader", wall_weight=-1.0)
+
+
+def test_selfplay_shapes_the_wall_term_for_the_evader_only():
+    from types import SimpleNamespace
+
+    from arenax.agents.selfplay.train import _learner_env
+
+    _, params = make("car_tag")
+    game = make_state(pursuer_pos=(0.0, 0.0), evader_pos=(4.5, 0.0))  # clearance 0.5 m
+    state = SingleAgentState(env_state=game, opponent_obs=None, opponent_memory=())
+    view, pool_params = SimpleNamespace(name="pool", agents=()), SimpleNamespace(game=params)
+    for role, sign, shortfall in (("evader", 1.0, 1.0), ("pursuer", -1.0, 0.0)):
+        phi = _learner_env(view, role, 1.0, wall_shaping=2.0).potential(state, pool_params)
+        np.testing.assert_allclose(phi, sign * (4.5 - 2.0 * shortfall) / 10.0, rtol=1e-5)

@@ -181,6 +181,8 @@ def test_selfplay_run_exports_both_roles_and_resumes(tmp_path):
         game={"horizon": 30},
         ppo={k: v for k, v in TINY_PPO.items() if k != "updates_per_chunk"},
         selfplay={"iterations_per_chunk": 2, "pool_capacity": 3},
+        shaping=1.0,
+        wall_shaping=2.0,  # the evader's potential counts its wall clearance
         exploit_steps=0,
         checkpoint_every=1,
     )
@@ -212,4 +214,12 @@ def test_train_selfplay_cli_rejects_bad_input(tmp_path):
         app, ["train", "selfplay", "--out", str(tmp_path / "r"), "--pool", "pool_capacity=0"]
     )
     assert result.exit_code == 2 and "pool_capacity" in result.output
+    result = CliRunner().invoke(
+        app, ["train", "selfplay", "--out", str(tmp_path / "r"), "--wall-shaping", "-1"]
+    )
+    assert result.exit_code == 2 and "--wall-shaping" in result.output
     assert not (tmp_path / "r").exists()
+    from arenax.agents.selfplay import SelfPlayConfig
+
+    with pytest.raises(ValueError, match="wall_shaping must be >= 0"):
+        SelfPlayConfig(wall_shaping=-0.5)

@@ -39,6 +39,9 @@ class SelfPlayConfig:
         shaping: weight of Car Tag's distance-shaping reward for both learners
             (default 0: the game's score only; only for car_tag). Metrics still
             report the true score under `info/evader_score`.
+        wall_shaping: weight of the evader's wall-clearance shortfall in its shaping
+            potential (`car_tag_distance_potential`'s `wall_weight`; default 0:
+            distance only). The pursuer's potential stays distance only.
     """
 
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -50,6 +53,7 @@ class SelfPlayConfig:
     latest_prob: float = 0.0
     iterations_per_chunk: int = 10
     shaping: float = 0.0
+    wall_shaping: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.ppo, PPOConfig):
@@ -75,6 +79,8 @@ class SelfPlayConfig:
             )
         if not self.shaping >= 0.0:
             raise ValueError(f"SelfPlayConfig.shaping must be >= 0, got {self.shaping}")
+        if not self.wall_shaping >= 0.0:
+            raise ValueError(f"SelfPlayConfig.wall_shaping must be >= 0, got {self.wall_shaping}")
 
     def ppo_for(self, role: str) -> PPOConfig:
         """The PPO settings of `role` (its `role_ppo` entry, else the shared `ppo`)."""

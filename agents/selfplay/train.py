@@ -239,11 +239,12 @@ def _template_pool(
     return OpponentPool.create(capacity, params, RunningNorm.create(obs_size))
 
 
-def _learner_env(view: PoolView, role: str, shaping: float) -> Any:
-    """The view, with Car Tag distance shaping of weight `shaping` when > 0."""
+def _learner_env(view: PoolView, role: str, shaping: float, wall_shaping: float = 0.0) -> Any:
+    """The view, with Car Tag distance shaping of weight `shaping` when > 0 (the
+    evader's potential also counts its wall-clearance shortfall, times `wall_shaping`)."""
     if shaping == 0.0:
         return view
-    base = car_tag_distance_potential(role)
+    base = car_tag_distance_potential(role, wall_shaping if role == "evader" else 0.0)
     return PotentialShaping(view, lambda state, params: base(state, params.game), coef=shaping)
 
 
@@ -300,7 +301,7 @@ def make_selfplay(
         template = _template_pool(ppo[other], specs[other], obs_sizes[other], config.pool_capacity)
         trainers[role] = make_train(
             ppo[role],
-            _learner_env(views[role], role, config.shaping),
+            _learner_env(views[role], role, config.shaping, config.wall_shaping),
             PoolViewParams(game=game_params, pool=template),
             # Only the outermost jit may carry XLA options; the PPO learners run inlined.
             compiler_options=None,
