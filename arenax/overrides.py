@@ -6,8 +6,14 @@ import dataclasses
 from typing import Any
 
 
-def parse_overrides(items: list[str] | None) -> dict[str, float | int]:
+def parse_overrides(
+    items: list[str] | None,
+    what: str = "override",
+    usage: str = "KEY=VALUE, e.g. horizon=200",
+) -> dict[str, float | int]:
     """`["horizon=200", "capture_radius=0.4"]` -> `{"horizon": 200, "capture_radius": 0.4}`.
+
+    `what` and `usage` name the option and its form in error messages.
 
     Raises:
         ValueError: an item without `=`, an empty key, or a non-numeric value.
@@ -17,14 +23,14 @@ def parse_overrides(items: list[str] | None) -> dict[str, float | int]:
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
-            raise ValueError(f"bad override {item!r}: expected KEY=VALUE, e.g. horizon=200")
+            raise ValueError(f"bad {what} {item!r}: expected {usage}")
         try:
             value: float | int = int(raw)
         except ValueError:
             try:
                 value = float(raw)
             except ValueError:
-                raise ValueError(f"bad override {item!r}: {raw!r} is not a number") from None
+                raise ValueError(f"bad {what} {item!r}: {raw!r} is not a number") from None
         overrides[key] = value
     return overrides
 

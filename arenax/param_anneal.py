@@ -24,6 +24,8 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from arenax.overrides import parse_overrides
+
 
 @dataclass(frozen=True)
 class ParamAnneal:
@@ -95,14 +97,5 @@ def parse_anneal(items: list[str] | None) -> dict[str, float]:
     Raises:
         ValueError: an item without `=`, an empty name, or a value that is not a number.
     """
-    starts: dict[str, float] = {}
-    for item in items or []:
-        name, sep, raw = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or not name:
-            raise ValueError(f"bad --anneal {item!r}: expected NAME=START, e.g. capture_radius=0.6")
-        try:
-            starts[name] = float(raw)
-        except ValueError:
-            raise ValueError(f"bad --anneal {item!r}: {raw!r} is not a number") from None
-    return starts
+    starts = parse_overrides(items, "--anneal", "NAME=START, e.g. capture_radius=0.6")
+    return {name: float(value) for name, value in starts.items()}
