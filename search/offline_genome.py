@@ -122,6 +122,17 @@ _STEERS: dict[str, dict[str, ParamSpec]] = {
 # Evader models a pursuer's look-ahead plans against ("+": the costs of both are added).
 PURSUER_MODELS = ("constant", "flee", "dodge", "constant+dodge", "flee+dodge", "constant+flee")
 
+_PLANS: dict[str, ParamSpec] = {
+    "candidates": Choice((3, 4, 5, 7, 9)),  # the law's own steering + (candidates - 1) fixed
+    "horizon": Integer(6, 20),
+    "hold": Integer(2, 8),
+    "model": Choice(PURSUER_MODELS),
+    "dodge_trigger": Real(0.8, 2.0),
+    "score": Choice(("capture", "distance")),
+    "rollout": Choice(("own", "pursuit")),
+    "remain_weight": Real(0.3, 2.0),
+}
+
 PURSUER_SLOTS: dict[str, Slot] = {
     "aim": Slot(_AIMS),
     "steer": Slot(_STEERS),
@@ -138,21 +149,8 @@ PURSUER_SLOTS: dict[str, Slot] = {
     "steer2": Slot(_STEERS, 0.0),
     "wall": Slot({"pull_in": {"margin": Real(0.5, 2.5), "strength": Real(0.2, 1.0)}}, 0.3),
     "escape": Slot({"circle": {"radius_factor": Real(0.6, 1.0)}}, 0.3),
-    "lookahead": Slot(
-        {
-            "plans": {
-                "candidates": Choice((3, 5, 7, 9)),
-                "horizon": Integer(6, 20),
-                "hold": Integer(2, 8),
-                "model": Choice(PURSUER_MODELS),
-                "dodge_trigger": Real(0.8, 2.0),
-                "score": Choice(("capture", "distance")),
-                "rollout": Choice(("own", "pursuit")),
-                "remain_weight": Real(0.3, 2.0),
-            }
-        },
-        0.4,
-    ),
+    # "two_holds": every fixed steering is tried held `hold` and held `long_hold` steps.
+    "lookahead": Slot({"plans": _PLANS, "two_holds": {**_PLANS, "long_hold": Integer(5, 12)}}, 0.4),
     "filter": Slot({"velocity": {"smoothing": Real(0.1, 0.9)}}, 0.25),
     "breakaway": Slot({"stall": {"patience": Real(1.0, 4.0), "duration": Real(0.3, 1.5)}}, 0.2),
 }
@@ -219,7 +217,7 @@ EVADER_SLOTS: dict[str, Slot] = {
 SLOTS: dict[str, dict[str, Slot]] = {"pursuer": PURSUER_SLOTS, "evader": EVADER_SLOTS}
 _SECOND_LAW = ("aim2", "steer2")  # present exactly when the pursuer has a switch
 _DUBINS_CALLS = {"intercept_dubins": 1.0, "dubins": 1.0}  # cost units per law evaluation
-LOOKAHEAD_BUDGET = 400.0  # most (candidates x horizon x models x law cost) a look-ahead may take
+LOOKAHEAD_BUDGET = 400.0  # most (plans x horizon x models x law cost) a look-ahead may take
 
 
 def _check_role(role: str) -> None:
@@ -256,6 +254,13 @@ def law_cost(blocks: Mapping[str, dict]) -> float:
     return cost
 
 
+def pursuer_plan_count(plan: Mapping[str, Any]) -> int:
+    """How many plans a pursuer's look-ahead block simulates: the law's own steering and
+    each fixed steering, the latter twice for the "two_holds" kind."""
+    fixed = plan["candidates"] - 1
+    return 1 + fixed * (2 if plan["kind"] == "two_holds" else 1)
+
+
 def constrain(genome: Genome, rng: np.random.Generator) -> Genome:
     """Make a genome consistent: a pursuer's second law exists iff it has a switch, and
     a look-ahead stays within `LOOKAHEAD_BUDGET` (it rolls out the cheap pursuit law
@@ -269,11 +274,11 @@ def constrain(genome: Genome, rng: np.random.Generator) -> Genome:
                 blocks.pop(slot, None)
         plan = blocks.get("lookahead")
         if plan is not None:
-            models = len(plan["model"].split("+"))
+            runs = pursuer_plan_count(plan) * len(plan["model"].split("+"))
             cost = law_cost(blocks) if plan["rollout"] == "own" else 0.3
-            if plan["candidates"] * plan["horizon"] * models * cost > LOOKAHEAD_BUDGET:
+            if runs * plan["horizon"] * cost > LOOKAHEAD_BUDGET:
                 plan["rollout"], cost = "pursuit", 0.3
-            while plan["candidates"] * plan["horizon"] * models * cost > LOOKAHEAD_BUDGET:
+            while runs * plan["horizon"] * cost > LOOKAHEAD_BUDGET:
                 plan["horizon"] -= 1
     return genome
 

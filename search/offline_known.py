@@ -1,4 +1,4 @@
-"""The hand-written evaders as genomes: the closest settings the offline generator can express.
+"""The hand-written strategies as genomes: the closest settings the offline generator can express.
 
 When a hand-written program is the parent of an "improve" request, the generator
 mutates these settings instead of a genome whose blocks were guessed from the
@@ -10,7 +10,12 @@ when its source is exactly a hand-written strategy's.
 Settings the blocks express only approximately: the centre pulls (-p / L here,
 -p / (|p| + L) in the hand-written code), and the look-ahead evader's nine
 closed-loop plans, which become nine straight-run directions around the flee
-urge plus standing still, with its sidestep as the reflex.
+urge plus standing still, with its sidestep as the reflex. Of the pursuers, the
+intercept's aim takes one more fixed-point step, and the look-ahead pursuer caps
+the drive time left at the horizon's end at 20 s instead of 100 s; its seven
+plans (shortest path, or full left, straight or full right held 3 or 8 steps
+and then the shortest path, against a constant-velocity and a dodging evader)
+are the "two_holds" block's.
 """
 
 from __future__ import annotations
@@ -57,6 +62,40 @@ KNOWN_EVADERS: dict[str, dict[str, dict]] = {
 }
 
 
+_CURRENT = {"kind": "current"}
+_SHORTEST = {"aim": _CURRENT, "steer": {"kind": "dubins"}}
+
+KNOWN_PURSUERS: dict[str, dict[str, dict]] = {
+    "pure_pursuit": {"aim": _CURRENT, "steer": {"kind": "proportional", "gain": 5.0}},
+    "shortest_path": _SHORTEST,
+    "intercept": {
+        "aim": {"kind": "intercept_dubins", "iterations": 3, "cap": 2.0},
+        "steer": {"kind": "dubins"},
+    },
+    "proportional_navigation": {
+        "aim": _CURRENT,
+        "steer": {"kind": "pronav", "nav_gain": 4.0, "bias": 1.0, "behind": 1.57},
+        "escape": {"kind": "circle", "radius_factor": 0.9},
+    },
+    "lookahead": {
+        **_SHORTEST,
+        "lookahead": {
+            "kind": "two_holds",
+            "candidates": 4,
+            "horizon": 15,
+            "hold": 3,
+            "long_hold": 8,
+            "model": "constant+dodge",
+            "dodge_trigger": 1.5,
+            "score": "capture",
+            "rollout": "own",
+            "remain_weight": 1.0,
+        },
+    },
+}
+KNOWN = {"pursuer": KNOWN_PURSUERS, "evader": KNOWN_EVADERS}
+
+
 @cache
 def _hand_written_sources(role: str) -> dict[str, str]:
     from arenax.search.program import strategy_programs
@@ -67,9 +106,8 @@ def _hand_written_sources(role: str) -> dict[str, str]:
 def known_genome(source: str, role: str) -> Genome | None:
     """The genome of the hand-written `role` strategy whose source is `source`, if the
     generator can express it (a fresh copy); None for any other program."""
-    if role != "evader":
-        return None
+    known = KNOWN.get(role, {})
     name = _hand_written_sources(role).get(source)
-    if name is None or name not in KNOWN_EVADERS:
+    if name is None or name not in known:
         return None
-    return {"role": role, "blocks": copy.deepcopy(KNOWN_EVADERS[name])}
+    return {"role": role, "blocks": copy.deepcopy(known[name])}

@@ -11,7 +11,7 @@ smoothed velocity estimate, or a stall detector that breaks out of circling.
 
 from __future__ import annotations
 
-from arenax.search.offline_genome import Genome
+from arenax.search.offline_genome import Genome, pursuer_plan_count
 from arenax.search.offline_render import Module, assemble, dict_literal, number
 
 _LAWS = (("aim", "steer", "primary", "PRIMARY"), ("aim2", "steer2", "secondary", "SECONDARY"))
@@ -265,6 +265,9 @@ def _lookahead(m: Module, block: dict) -> None:
     steers = tuple(round(-1.0 + 2.0 * i / (k - 2), 3) for i in range(k - 1))
     plans = m.const("PLAN_STEERINGS", steers, "fixed steerings tried besides the law")
     hold = m.const("PLAN_HOLD", block["hold"], "steps a fixed steering is held")
+    two_holds = block["kind"] == "two_holds"
+    if two_holds:
+        long_hold = m.const("PLAN_LONG_HOLD", block["long_hold"], "... or held this long")
     steps = m.const("PLAN_STEPS", block["horizon"], "steps simulated")
     weight = m.const("REMAIN_WEIGHT", block["remain_weight"])
     m.add('''
@@ -367,12 +370,18 @@ def _lookahead(m: Module, block: dict) -> None:
             {score.strip()}
     ''')
     model_list = f"({models[0]},)" if len(models) == 1 else f"({', '.join(models)})"
+    if two_holds:
+        held = f"held {hold} or {long_hold} steps"
+        fixed_steers, fixed_holds = f"{plans} * 2", f"({hold},) * fixed + ({long_hold},) * fixed"
+    else:
+        held, fixed_steers, fixed_holds = f"held {hold} steps", plans, f"({hold},) * fixed"
     m.add(f'''
         def look_ahead(obs, velocity, steering):
             """The first steering of the best plan: the law's own steering (held one step) or
-            one of {plans} held {hold} steps, each followed by the follow-up law."""
-            steers = jnp.concatenate([jnp.reshape(steering, (1,)), jnp.array({plans})])
-            holds = jnp.array((1,) + ({hold},) * len({plans}))
+            one of {plans} {held}, each followed by the follow-up law."""
+            fixed = len({plans})
+            steers = jnp.concatenate([jnp.reshape(steering, (1,)), jnp.array({fixed_steers})])
+            holds = jnp.array((1,) + {fixed_holds})
             cost = jnp.zeros(steers.shape)
             for model in {model_list}:
                 cost = cost + jax.vmap(lambda s, h, m=model: plan_cost(obs, s, h, velocity, m))(
@@ -388,9 +397,10 @@ def _lookahead(m: Module, block: dict) -> None:
     }
     parts = [words[part] for part in block["model"].split("+")]
     model_words = parts[0] if len(parts) == 1 else f"both {parts[0]} and {parts[1]}"
+    holds_words = f"{block['hold']} or {block['long_hold']}" if two_holds else f"{block['hold']}"
     m.sentences.append(
-        f"Every step it simulates {k} plans ({k - 1} fixed steerings held"
-        f" {block['hold']} steps, or its own law) for {block['horizon']} steps with the real"
+        f"Every step it simulates {pursuer_plan_count(block)} plans ({k - 1} fixed steerings held"
+        f" {holds_words} steps, or its own law) for {block['horizon']} steps with the real"
         f" car dynamics against {model_words}, and starts the plan with {score_words}."
     )
     m.details.append(f"After the first part of a plan the simulated car {follow_words}.")
