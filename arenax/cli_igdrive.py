@@ -122,12 +122,21 @@ def train_command(
     scale: Annotated[float, typer.Option(min=0.01, help="Budget multiplier.")] = 1.0,
     test: Annotated[int, typer.Option(min=1, help="Test episodes.")] = 128,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/igdrive"),
+    bc_coef: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Weight of the BC term when bc_rl or big fine-tunes "
+            "[default: igdrive_runs.BC_RL_BC_COEF].",
+        ),
+    ] = None,
 ) -> None:
     """Train a driver on the fixed training split, save it under OUT/driver, then write
     its test metrics (JSON and a Markdown table) and a GIF of one test episode."""
     from arenax.agents.imitation.igdrive_runs import SETTINGS, save_driver, train_driver
 
-    params, agent, details = train_driver(method, setting, seed, scale)
+    tuning = {} if bc_coef is None else {"bc_coef": bc_coef}
+    params, agent, details = train_driver(method, setting, seed, scale, **tuning)
     record = {"method": method, "setting": setting, "perception": SETTINGS[setting], "seed": seed}
     if agent is not None:
         typer.echo(f"saved the driver to {save_driver(out / 'driver', agent, record)}")

@@ -7,11 +7,11 @@ progress, each the mean over the test episodes (rates are episode rates). Budget
 are `agents/imitation/igdrive_runs.py`'s defaults: 256 demonstration episodes, BC
 1,500 Adam steps of 16 episodes; BC+RL fine-tunes that BC policy with 492k PPO
 steps on the penalty rewards (overlap 10 per step, off-road and red light 1,
-tailgating 3 times the headway shortfall) plus the BC term (weight 1); BIG
-fine-tunes it the same way on rewards drawn per episode from its reward posterior
-(`agents/imitation/driving_big.py`: fitted once, from 64 expert episodes with 5
-candidate manoeuvres at every 8th step). Other vehicles are reactive (IDM along
-their logged paths).
+tailgating 3 times the headway shortfall) plus the BC term (weight 0.1,
+`--bc-coef`); BIG fine-tunes it the same way on rewards drawn per episode from its
+reward posterior (`agents/imitation/driving_big.py`: fitted once, from 64 expert
+episodes with 5 candidate manoeuvres at every 8th step). Other vehicles are
+reactive (IDM along their logged paths).
 
 A second table gives, per perception setting and learner (BC+RL, BIG), its overlap
 rate minus BC's, paired scene by scene (both drive the same test scenes), with a
@@ -21,6 +21,8 @@ one.
     python benchmarks/igdrive_table.py               # one seed, 512 scenes, ~86 min on 2 CPU cores
     python benchmarks/igdrive_table.py --methods big --reuse benchmarks/results/igdrive_table.json
         # only BIG's runs; the other methods' runs are read from that file (~38 min)
+    python benchmarks/igdrive_table.py --settings range --methods bc,bc_rl --bc-coef 1.0 \
+        --out /tmp/range_bc_coef_1.json    # one setting, one BC weight (~7 min)
     python benchmarks/igdrive_table.py --scale 10 --seeds 3 --test 2048  # for a GPU
 
 Writes `benchmarks/results/igdrive_table.json`, `igdrive_table.md` and
@@ -39,7 +41,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from arenax.agents.imitation.igdrive_runs import METHODS, SETTINGS, run_driver
+from arenax.agents.imitation.igdrive_runs import BC_RL_BC_COEF, METHODS, SETTINGS, run_driver
 from arenax.plots import new_figure, save_figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -90,11 +92,10 @@ def change_markdown(changes: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict], methods: list[str], path: Path) -> None:
+def plot(rows: list[dict], methods: list[str], settings: list[str], path: Path) -> None:
     fig, first = new_figure((13, 4))
     fig.delaxes(first)
     axes = fig.subplots(1, 3)
-    settings = list(SETTINGS)
     width = 0.27
     for ax, metric in zip(axes, ("overlap", "red_light", "ade"), strict=True):
         shown = [m for m in methods if m != "expert"]
@@ -121,6 +122,15 @@ def main() -> None:
         "--methods", default=",".join(METHODS), help="methods to run (comma-separated)"
     )
     parser.add_argument(
+        "--settings", default=",".join(SETTINGS), help="perception settings (comma-separated)"
+    )
+    parser.add_argument(
+        "--bc-coef",
+        type=float,
+        default=BC_RL_BC_COEF,
+        help="weight of the BC term in BC+RL's and BIG's fine-tuning",
+    )
+    parser.add_argument(
         "--reuse",
         type=Path,
         help="a previous results JSON: the other methods' runs are read from it (same "
@@ -131,6 +141,12 @@ def main() -> None:
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+    settings = [s.strip() for s in args.settings.split(",") if s.strip()]
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown or not settings:
+        parser.error(f"unknown settings {unknown}; choose from {', '.join(SETTINGS)}")
+    if args.bc_coef < 0:
+        parser.error(f"--bc-coef must be >= 0, got {args.bc_coef}")
     started = time.perf_counter()
     runs, reused_from = [], None
     if args.reuse is not None:
@@ -139,9 +155,17 @@ def main() -> None:
                               ("test_episodes", args.test)):  # fmt: skip
             if previous[field] != wanted:
                 parser.error(f"{args.reuse} has {field}={previous[field]}, this run {wanted}")
-        runs = [r for r in previous["runs"] if r["method"] not in methods]
+        runs = [
+            r for r in previous["runs"] if r["method"] not in methods and r["setting"] in settings
+        ]
+        other_coef = sorted({
+            r["bc_coef"] for r in runs if r["method"] in LEARNERS and r["bc_coef"] != args.bc_coef
+        })  # fmt: skip
+        if other_coef:
+            parser.error(f"{args.reuse}'s fine-tuned runs have bc_coef {other_coef}, this run "
+                         f"{args.bc_coef}: add them to --methods")  # fmt: skip
         missing = [
-            (setting, method) for setting in SETTINGS for method in METHODS
+            (setting, method) for setting in settings for method in METHODS
             if method not in methods
             and not any(r["setting"] == setting and r["method"] == method for r in runs)
         ]  # fmt: skip
@@ -152,18 +176,21 @@ def main() -> None:
             "methods": sorted({r["method"] for r in runs}),
             "its_wall_clock_s": previous["wall_clock_s"],
         }
-    for setting in SETTINGS:
+    for setting in settings:
         for method in methods:
             seeds = [0] if method == "expert" else range(args.seeds)
             for seed in seeds:
-                run = run_driver(method, setting, seed, args.scale, test_episodes=args.test)
+                run = run_driver(
+                    method, setting, seed, args.scale, test_episodes=args.test,
+                    bc_coef=args.bc_coef,
+                )  # fmt: skip
                 runs.append(run)
                 figures = "  ".join(f"{c} {run[c]:.3f}" for c in COLUMNS)
                 print(f"{setting:10s} {NAMES[method]:7s} seed {seed}: {figures}"
                       f"  ({run['train_seconds']:.0f} s)", flush=True)  # fmt: skip
     present = [m for m in METHODS if any(r["method"] == m for r in runs)]
     rows = []
-    for setting in SETTINGS:
+    for setting in settings:
         for method in present:
             mine = [r for r in runs if r["setting"] == setting and r["method"] == method]
             rows.append(
@@ -176,7 +203,7 @@ def main() -> None:
             for m in LEARNERS
             if m in present and "bc" in present
         }
-        for setting in SETTINGS
+        for setting in settings
     }
     table = markdown(rows) + "\n" + change_markdown(changes)
     print("\n" + table)
@@ -190,6 +217,8 @@ def main() -> None:
         "seeds": args.seeds,
         "scale": args.scale,
         "test_episodes": args.test,
+        "bc_coef": args.bc_coef,
+        "settings": settings,
         "wall_clock_s": time.perf_counter() - started,
         "methods_run": methods,
         "reused": reused_from,
@@ -200,7 +229,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(table)
-    plot(rows, present, args.out.with_suffix(".png"))
+    plot(rows, present, settings, args.out.with_suffix(".png"))
     print(f"wrote {args.out}, its .md and .png")
 
 

@@ -47,3 +47,8 @@ def test_train_refuses_unknown_methods_and_settings_clearly():
     assert result.exit_code == 2 and "unknown method 'gail'" in result.output
     result = runner.invoke(app, ["igdrive", "train", "--setting", "xray"])
     assert result.exit_code == 2 and "unknown perception setting 'xray'" in result.output
+
+
+def test_train_refuses_a_negative_bc_weight():
+    result = runner.invoke(app, ["igdrive", "train", "--method", "bc_rl", "--bc-coef", "-1"])
+    assert result.exit_code == 2 and "--bc-coef" in result.output
