@@ -22,7 +22,7 @@ one.
     python benchmarks/igdrive_table.py --methods big --reuse benchmarks/results/igdrive_table.json
         # only BIG's runs; the other methods' runs are read from that file (~38 min)
     python benchmarks/igdrive_table.py --settings range --methods bc,bc_rl --bc-coef 1.0 \
-        --out /tmp/range_bc_coef_1.json    # one setting, one BC weight (~7 min)
+        --out /tmp/range_bc_coef_1.json    # one setting, one BC weight (~6 min)
     python benchmarks/igdrive_table.py --scale 10 --seeds 3 --test 2048  # for a GPU
 
 Writes `benchmarks/results/igdrive_table.json`, `igdrive_table.md` and
@@ -137,11 +137,11 @@ def main() -> None:
         "seeds, scale and test split required)",
     )
     args = parser.parse_args()
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = list(dict.fromkeys(m.strip() for m in args.methods.split(",") if m.strip()))
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
-    settings = [s.strip() for s in args.settings.split(",") if s.strip()]
+    settings = list(dict.fromkeys(s.strip() for s in args.settings.split(",") if s.strip()))
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown or not settings:
         parser.error(f"unknown settings {unknown}; choose from {', '.join(SETTINGS)}")

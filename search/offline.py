@@ -15,9 +15,10 @@ Modes:
   combination is farthest from those of the archive's generated programs.
 - "improve": mutate the parent's genome (Gaussian parameter steps, block
   swaps, blocks added or dropped); with two generated parents, cross them
-  over first. A hand-written evader parent gives its own settings as a
-  genome (`offline_known`); any other parent without an embedded genome
-  (hand-written pursuers, FM source) seeds one from the blocks its source shows
+  over first. A hand-written parent the blocks can express (every pursuer;
+  the swerve, wall-flee, straight-flee and look-ahead evaders) gives its own
+  settings as a genome (`offline_known`); any other parent without an embedded
+  genome (the jink evader, FM source) seeds one from the blocks its source shows
   (`infer_genome`); either is then mutated. No parents gives a fresh genome.
 - "repair": the failed source's genome simplified (look-ahead halved after a
   time or compile error, else the costliest optional block dropped); a

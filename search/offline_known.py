@@ -10,12 +10,13 @@ when its source is exactly a hand-written strategy's.
 Settings the blocks express only approximately: the centre pulls (-p / L here,
 -p / (|p| + L) in the hand-written code), and the look-ahead evader's nine
 closed-loop plans, which become nine straight-run directions around the flee
-urge plus standing still, with its sidestep as the reflex. Of the pursuers, the
-intercept's aim takes one more fixed-point step, and the look-ahead pursuer caps
-the drive time left at the horizon's end at 20 s instead of 100 s; its seven
-plans (shortest path, or full left, straight or full right held 3 or 8 steps
-and then the shortest path, against a constant-velocity and a dodging evader)
-are the "two_holds" block's.
+urge plus standing still, with its sidestep as the reflex. Of the pursuers, only
+the look-ahead pursuer's genome differs from its program: it caps the drive time
+left at the horizon's end at 20 s instead of 100 s. (The hand-written intercept's
+loop of 3 fixed-point steps starts at t = 0 and aims at the 2nd iterate, as 2
+generated steps do.) The look-ahead pursuer's seven plans (shortest path, or
+full left, straight or full right held 3 or 8 steps and then the shortest path,
+against a constant-velocity and a dodging evader) are the "two_holds" block's.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ KNOWN_PURSUERS: dict[str, dict[str, dict]] = {
     "pure_pursuit": {"aim": _CURRENT, "steer": {"kind": "proportional", "gain": 5.0}},
     "shortest_path": _SHORTEST,
     "intercept": {
-        "aim": {"kind": "intercept_dubins", "iterations": 3, "cap": 2.0},
+        "aim": {"kind": "intercept_dubins", "iterations": 2, "cap": 2.0},
         "steer": {"kind": "dubins"},
     },
     "proportional_navigation": {

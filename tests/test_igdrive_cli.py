@@ -51,4 +51,4 @@ def test_train_refuses_unknown_methods_and_settings_clearly():
 
 def test_train_refuses_a_negative_bc_weight():
     result = runner.invoke(app, ["igdrive", "train", "--method", "bc_rl", "--bc-coef", "-1"])
-    assert result.exit_code == 2 and "--bc-coef" in result.output
+    assert result.exit_code == 2 and "Invalid value for '--bc-coef'" in result.output

@@ -75,9 +75,10 @@ BC_RL_UPDATES = 480  # PPO updates of 32 x 32 steps (492k steps) at scale 1
 # std is small, and the NLL's pull on the mean grows as 1/std^2 while PPO's grows as
 # 1/std, so at weight 1 imitation pinned the policy: under the 20 m range its
 # collisions stayed at BC's (6.8% vs 6.6% of test scenes,
-# results/igdrive_table_bc_coef_1.json) while the BC loss kept falling. At 0.1 they
-# fall to 2.5% for 18% less route progress (results/igdrive_table.json); at 0.01
-# (one run) to 1.0% for 50% less: it mostly stops. `igdrive_table.py --bc-coef W`.
+# benchmarks/results/igdrive_table_bc_coef_1.json) while the BC loss kept falling. At
+# 0.1 they fall to 2.5% for 18% less route progress (benchmarks/results/
+# igdrive_table.json); at 0.01 (a one-off run, no results file) to 1.0% for 50% less:
+# it mostly stops. `benchmarks/igdrive_table.py --bc-coef W` reruns a weight.
 BC_RL_BC_COEF = 0.1
 
 
