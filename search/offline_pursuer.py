@@ -265,9 +265,14 @@ def _lookahead(m: Module, block: dict) -> None:
     steers = tuple(round(-1.0 + 2.0 * i / (k - 2), 3) for i in range(k - 1))
     plans = m.const("PLAN_STEERINGS", steers, "fixed steerings tried besides the law")
     hold = m.const("PLAN_HOLD", block["hold"], "steps a fixed steering is held")
-    two_holds = block["kind"] == "two_holds"
-    if two_holds:
+    if block["kind"] == "two_holds":
         long_hold = m.const("PLAN_LONG_HOLD", block["long_hold"], "... or held this long")
+        held = f"held {hold} or {long_hold} steps"
+        fixed_steers, fixed_holds = f"{plans} * 2", f"({hold},) * fixed + ({long_hold},) * fixed"
+        held_words = f"{block['hold']} or {block['long_hold']}"
+    else:
+        held, fixed_steers, fixed_holds = f"held {hold} steps", plans, f"({hold},) * fixed"
+        held_words = f"{block['hold']}"
     steps = m.const("PLAN_STEPS", block["horizon"], "steps simulated")
     weight = m.const("REMAIN_WEIGHT", block["remain_weight"])
     m.add('''
@@ -370,11 +375,6 @@ def _lookahead(m: Module, block: dict) -> None:
             {score.strip()}
     ''')
     model_list = f"({models[0]},)" if len(models) == 1 else f"({', '.join(models)})"
-    if two_holds:
-        held = f"held {hold} or {long_hold} steps"
-        fixed_steers, fixed_holds = f"{plans} * 2", f"({hold},) * fixed + ({long_hold},) * fixed"
-    else:
-        held, fixed_steers, fixed_holds = f"held {hold} steps", plans, f"({hold},) * fixed"
     m.add(f'''
         def look_ahead(obs, velocity, steering):
             """The first steering of the best plan: the law's own steering (held one step) or
@@ -397,10 +397,9 @@ def _lookahead(m: Module, block: dict) -> None:
     }
     parts = [words[part] for part in block["model"].split("+")]
     model_words = parts[0] if len(parts) == 1 else f"both {parts[0]} and {parts[1]}"
-    holds_words = f"{block['hold']} or {block['long_hold']}" if two_holds else f"{block['hold']}"
     m.sentences.append(
         f"Every step it simulates {pursuer_plan_count(block)} plans ({k - 1} fixed steerings held"
-        f" {holds_words} steps, or its own law) for {block['horizon']} steps with the real"
+        f" {held_words} steps, or its own law) for {block['horizon']} steps with the real"
         f" car dynamics against {model_words}, and starts the plan with {score_words}."
     )
     m.details.append(f"After the first part of a plan the simulated car {follow_words}.")
